@@ -1,0 +1,1 @@
+"""The Teams edge: app factory, settings, CLI, adapter, dialogs and cards (botbuilder lives here only)."""

@@ -1,0 +1,1 @@
+"""What a person can ask for, as plain use cases. Never imports botbuilder or aiohttp."""

@@ -1,1 +1,4 @@
-"""The approval workflow: models, state machine, service, stores, jobs, audit. Never imports botbuilder or aiohttp."""
+"""The approval workflow: models, state machine, service, stores, jobs, audit.
+
+Never imports botbuilder or aiohttp.
+"""

@@ -1,0 +1,75 @@
+"""The `dlbot` command. It only parses arguments and hands over; each command lives elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.exchange_command import EXIT_USAGE, run_exchange_call
+from bot.settings import Settings
+from exchange.errors import ExchangeConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlbot", description="Self-service Exchange Online distribution lists in Teams."
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="read settings from this file as well as the environment (default: ./.env)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the local stand-in Exchange Online tenant",
+        add_help=False,  # the sandbox's own parser answers --help
+    )
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+
+    exchange = commands.add_parser("exchange", help="talk to Exchange Online as the bot does")
+    exchange_commands = exchange.add_subparsers(dest="exchange_command", required=True)
+    call = exchange_commands.add_parser(
+        "call",
+        help="run one cmdlet and print its objects as JSON lines",
+        description=(
+            "Run one cmdlet through the Exchange admin API with the bot's credentials. "
+            "Param=Value passes a string; Param:=JSON passes a JSON value "
+            '(BypassSecurityGroupManagerCheck:=true, ResultSize:=10, Members:=\'["a@x","b@x"]\').'
+        ),
+    )
+    call.add_argument("cmdlet", help="e.g. Get-DistributionGroup")
+    call.add_argument("parameters", nargs="*", metavar="Param=Value")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
+    )
+
+    if args.command == "sandbox":
+        # Imported here: the sandbox is a test double, not part of a production start-up.
+        from exchange.sandbox.cli import main as sandbox_main
+
+        return sandbox_main(args.sandbox_args)
+
+    settings = Settings(_env_file=args.env_file) if args.env_file else Settings()
+    if args.command == "exchange":
+        try:
+            config = settings.exchange()
+        except ExchangeConfigError as exc:
+            print(f"{type(exc).__name__}: {exc.message}", file=sys.stderr)
+            return EXIT_USAGE
+        return asyncio.run(run_exchange_call(config, args.cmdlet, args.parameters))
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

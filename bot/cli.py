@@ -25,12 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sandbox = commands.add_parser(
+    commands.add_parser(
         "sandbox",
         help="run the local stand-in Exchange Online tenant",
         add_help=False,  # the sandbox's own parser answers --help
     )
-    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
     exchange = commands.add_parser("exchange", help="talk to Exchange Online as the bot does")
     exchange_commands = exchange.add_subparsers(dest="exchange_command", required=True)
@@ -49,16 +48,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
-    )
-
-    if args.command == "sandbox":
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["sandbox"]:
+        # Handed over before parsing: argparse would claim the sandbox's own --options.
         # Imported here: the sandbox is a test double, not part of a production start-up.
         from exchange.sandbox.cli import main as sandbox_main
 
-        return sandbox_main(args.sandbox_args)
+        return sandbox_main(arguments[1:])
+    args = _parser().parse_args(arguments)
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
+    )
 
     settings = Settings(_env_file=args.env_file) if args.env_file else Settings()
     if args.command == "exchange":

@@ -44,6 +44,8 @@ class TokenSource(Protocol):
 
     async def renew(self, stale: str) -> str: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class _Token:
@@ -58,6 +60,7 @@ class MsalTokenSource:
         self._config = config
         self._credential = _load_credential(config)
         self._app: Any = None
+        self._session: requests.Session | None = None
         self._current: _Token | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0  # tokens actually obtained from Entra ID, not msal's cache
@@ -79,6 +82,11 @@ class MsalTokenSource:
             if current is not None and current.value != stale:
                 return current.value
             return await self._fetch(force=True)
+
+    def close(self) -> None:
+        """Close msal's keep-alive connection to the token endpoint."""
+        if self._session is not None:
+            self._session.close()
 
     async def _fetch(self, *, force: bool) -> str:
         result = await asyncio.to_thread(self._acquire_blocking, force)
@@ -111,8 +119,11 @@ class MsalTokenSource:
         session = requests.Session()
         # requests would prefer REQUESTS_CA_BUNDLE from the environment over `verify`.
         session.trust_env = False
+        # ...but a proxy set in the environment still applies, as it does for httpx.
+        session.proxies.update(requests.utils.get_environ_proxies(self._config.authority))
         if self._config.ca_file is not None:
             session.verify = str(self._config.ca_file)
+        self._session = session
         return msal.ConfidentialClientApplication(
             self._config.client_id,
             client_credential=self._credential,

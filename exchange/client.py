@@ -129,6 +129,7 @@ class ExchangeClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        self.tokens.close()
         if self._owns_http:
             await self._http.aclose()
 

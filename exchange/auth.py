@@ -110,10 +110,13 @@ class MsalTokenSource:
                 self._app.remove_tokens_for_client()
             result: dict[str, Any] = self._app.acquire_token_for_client(scopes=[self._config.scope])
             return result
-        except (ValueError, requests.RequestException) as exc:
-            # msal raises ValueError when the authority's OpenID configuration cannot be read
-            # (wrong tenant, unreachable host); requests errors when the token endpoint is down.
+        except requests.RequestException as exc:
             return {"error": "authority_unreachable", "error_description": str(exc)}
+        except ValueError as exc:
+            # msal raises ValueError when Entra refuses the authority's OpenID configuration (an
+            # unknown tenant); Entra's own words (AADSTS90002) survive only as the context.
+            context = f" ({exc.__context__})" if exc.__context__ is not None else ""
+            return {"error": "invalid_authority", "error_description": f"{exc}{context}"}
 
     def _build_app(self) -> Any:
         session = requests.Session()

@@ -220,8 +220,10 @@ async def test_an_unknown_app_is_refused_with_its_aadsts_code(make_config: Confi
 async def test_a_wrong_tenant_is_refused(make_config: ConfigFactory) -> None:
     config = make_config(tenant="fabrikam.onmicrosoft.com")
     async with ExchangeClient(config) as client:
-        with pytest.raises(ExchangeAuthError):
+        with pytest.raises(ExchangeAuthError) as caught:
             await client.get_distribution_group(GROUP)
+
+    assert caught.value.code == "AADSTS90002"
 
 
 async def test_an_unreachable_authority_is_an_auth_error_not_a_crash(

@@ -179,3 +179,13 @@ async def test_an_unknown_group_is_object_not_found(client: ExchangeClient) -> N
     with pytest.raises(ObjectNotFound) as caught:
         await client.get_distribution_group("nobody-here@contoso.com")
     assert caught.value.cmdlet == "Get-DistributionGroup" and caught.value.request_id
+
+
+async def test_exchange_warnings_are_logged_not_raised(
+    client: ExchangeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    groups = await client.find_distribution_groups(result_size=2)
+
+    assert len(groups) == 2
+    warnings = [r.getMessage() for r in caplog.records if "Exchange warning" in r.getMessage()]
+    assert warnings and "ResultSize" in warnings[0]

@@ -10,6 +10,7 @@ from exchange.errors import (
     DirSyncedObject,
     ExchangePermissionError,
     InvalidParameter,
+    MemberAlreadyExists,
     NameInUse,
     NotGroupManager,
     ObjectNotFound,
@@ -165,4 +166,18 @@ async def test_a_taken_address_is_a_collision_even_when_a_replay_was_possible(
     with pytest.raises(AddressInUse):
         await client.new_distribution_group(
             _spec(name="brand-new", address="finance-emea@contoso.com"), may_already_exist=True
+        )
+
+
+async def test_already_a_member_is_its_own_error_when_asked_for_raw(
+    client: ExchangeClient,
+) -> None:
+    with pytest.raises(MemberAlreadyExists):
+        await client.call_cmdlet(
+            "Add-DistributionGroupMember",
+            {
+                "Identity": "marketing@contoso.com",
+                "Member": ALEX,
+                "BypassSecurityGroupManagerCheck": True,
+            },
         )

@@ -1,0 +1,54 @@
+"""Settings come from DLBOT_ variables; .env.example documents every one of them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.settings import Settings
+from exchange.errors import ExchangeConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_example_lists_exactly_the_settings_there_are() -> None:
+    documented = set(re.findall(r"^(DLBOT_[A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    fields = {f"DLBOT_{name.upper()}" for name in Settings.model_fields}
+    assert documented == fields
+
+
+def test_missing_exchange_settings_are_named() -> None:
+    with pytest.raises(ExchangeConfigError) as caught:
+        Settings(_env_file=None).exchange()
+    assert "DLBOT_EXCHANGE_TENANT" in caught.value.message
+    assert "DLBOT_EXCHANGE_CLIENT_SECRET or DLBOT_EXCHANGE_CERTIFICATE_PATH" in caught.value.message
+
+
+def test_two_credentials_at_once_are_refused(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        exchange_tenant="t",
+        exchange_client_id="c",
+        exchange_client_secret=SecretStr("s"),
+        exchange_certificate_path=tmp_path / "x.pem",
+    )
+    with pytest.raises(ExchangeConfigError, match="only one"):
+        settings.exchange()
+
+
+def test_the_environment_configures_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLBOT_EXCHANGE_TENANT", "contoso.onmicrosoft.com")
+    monkeypatch.setenv("DLBOT_EXCHANGE_CLIENT_ID", "app")
+    monkeypatch.setenv("DLBOT_EXCHANGE_CLIENT_SECRET", "hunter2")
+    monkeypatch.setenv("DLBOT_EXCHANGE_BASE_URL", "https://outlook.office365.us")
+
+    config = Settings(_env_file=None).exchange()
+
+    assert config.invoke_url == (
+        "https://outlook.office365.us/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand"
+    )
+    assert config.authority == "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+    assert "hunter2" not in repr(config)

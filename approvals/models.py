@@ -1,0 +1,107 @@
+"""What an approval request is, as stored in Redis (JSON) and passed between the packages.
+
+Every value is immutable: a transition makes a new request with `version + 1`, and the store only
+accepts it if the stored version is still the one it was made from (compare-and-set), so "first
+decision wins" and "executed once" hold across any number of bot and worker processes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RequestKind(StrEnum):
+    JOIN = "join"
+    LEAVE = "leave"
+    CREATE = "create"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"  # waiting for one approver to decide
+    APPROVED = "approved"  # decided or needing no approval; the change is queued or running
+    COMPLETED = "completed"  # the change is made in Exchange (or was already true)
+    FAILED = "failed"  # the change could not be made; final, people were told why
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+# A person has at most one request in these states per (kind, list): a second ask returns it.
+OPEN_STATUSES = frozenset({RequestStatus.PENDING, RequestStatus.APPROVED})
+FINAL_STATUSES = frozenset(set(RequestStatus) - OPEN_STATUSES)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Person(_Frozen):
+    """Someone in the directory, by the Entra object id that Teams also sends (aadObjectId)."""
+
+    object_id: str
+    display_name: str
+    address: str = ""
+
+
+class ListRef(_Frozen):
+    """A distribution list, identified by its Entra object id (aliases are not unique)."""
+
+    object_id: str
+    address: str
+    display_name: str
+
+
+class Approver(Person):
+    # How this person came to approve: "owner", "owner group <name>", or "fallback".
+    via: str = "owner"
+
+
+class CardRef(_Frozen):
+    """Where one approver's card was posted, so every approver's card can be updated."""
+
+    approver_id: str
+    conversation_id: str
+    activity_id: str
+
+
+class Decision(_Frozen):
+    approved: bool
+    actor: Person
+    reason: str = ""
+    at: datetime
+
+
+class Execution(_Frozen):
+    attempts: int = 0
+    outcome: str = ""  # e.g. "added", "already_member"
+    error: str = ""  # the last failure, in words a person can act on
+    exchange_request_id: str = ""  # Exchange's client-request-id of the write, for the audit
+    finished_at: datetime | None = None
+
+
+class ApprovalRequest(_Frozen):
+    id: str
+    version: int = 0
+    kind: RequestKind
+    status: RequestStatus
+    requester: Person
+    group: ListRef
+    justification: str = ""
+    approvers: tuple[Approver, ...] = ()
+    orphaned: bool = False  # the list had no usable owner: fallback approvers were asked
+    auto_approved: str = ""  # why no approval was needed: "open list", "requester owns the list"
+    decision: Decision | None = None
+    cards: tuple[CardRef, ...] = ()
+    execution: Execution = Field(default_factory=Execution)
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def approver(self, object_id: str) -> Approver | None:
+        return next((a for a in self.approvers if a.object_id == object_id), None)

@@ -1,0 +1,102 @@
+"""What the approval workflow needs from the outside, as Protocols it owns.
+
+The exchange package implements the directory and writer ports (structurally: it never imports
+approvals), bot/ implements the notifier (Teams cards and messages), and the job queue is saq.
+In-memory implementations beside these ports double as test fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from approvals.models import ApprovalRequest, Approver, CardRef, ListRef, Person
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """A recipient as the directory knows it now (an owner, or a member of an owner group)."""
+
+    object_id: str
+    display_name: str
+    address: str
+    is_group: bool = False
+    disabled: bool = False
+
+
+class OwnerDirectory(Protocol):
+    """Live owner data, read at submit and again at decision time."""
+
+    async def owners(self, group: ListRef) -> list[DirectoryEntry]:
+        """The list's ManagedBy, resolved to recipients (people or groups)."""
+        ...
+
+    async def group_members(self, group_object_id: str) -> list[DirectoryEntry]:
+        """Direct members of an owner group, to expand it to people."""
+        ...
+
+
+@dataclass(frozen=True)
+class ApproverSet:
+    approvers: tuple[Approver, ...]
+    orphaned: bool  # no usable owner; `approvers` are the fallback approvers
+
+
+class ApproverSource(Protocol):
+    async def current_approvers(self, group: ListRef) -> ApproverSet: ...
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    outcome: str  # "added" | "already_member" | "removed" | "not_a_member" | "created"
+    exchange_request_id: str
+
+
+class MembershipWriter(Protocol):
+    """Makes the approved change in Exchange; must be safe to repeat (idempotent)."""
+
+    async def add_member(self, group: ListRef, person: Person) -> WriteResult: ...
+
+
+class NoticeKind(StrEnum):
+    """What a person is told about a request; bot/ turns each into words, in one place."""
+
+    SUBMITTED = "submitted"  # to the requester: who was asked
+    SENT_TO_FALLBACK = "sent_to_fallback"  # to the requester: owners unreachable or none
+    APPROVED = "approved"  # to the requester: approved, being done
+    DENIED = "denied"  # to the requester, with the reason
+    COMPLETED = "completed"  # to the requester: you are now a member
+    FAILED = "failed"  # to the requester and the admins, with what to do
+    CANCELLED = "cancelled"
+
+
+class Notifier(Protocol):
+    async def send_card(self, approver: Approver, request: ApprovalRequest) -> CardRef | None:
+        """Post the approval card to one approver; None when Teams cannot reach them."""
+        ...
+
+    async def update_card(self, card: CardRef, request: ApprovalRequest) -> None:
+        """Redraw one posted card to show the request as it is now."""
+        ...
+
+    async def notify(self, person: Person, kind: NoticeKind, request: ApprovalRequest) -> bool:
+        """Tell one person something about a request; False when they cannot be reached."""
+        ...
+
+    async def alert_admins(self, request: ApprovalRequest, problem: str) -> None:
+        """A change failed for good: the admins' channel or list hears about it."""
+        ...
+
+
+class JobName(StrEnum):
+    DELIVER_CARDS = "deliver_cards"  # post approval cards (after the request is stored)
+    EXECUTE = "execute"  # make the change in Exchange
+    UPDATE_CARDS = "update_cards"  # redraw every approver's card after a transition
+
+
+class JobQueue(Protocol):
+    async def enqueue(self, job: JobName, request_id: str, *, delay_seconds: float = 0) -> None:
+        """Durably schedule `job` for the request; a job with the same (job, request) key that
+        is already queued is not queued twice."""
+        ...

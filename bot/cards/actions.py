@@ -1,0 +1,51 @@
+"""A card click, parsed from the untrusted invoke payload into the little the bot acts on.
+
+Nothing in the card's data is believed: the request id only names what to look up, and who
+clicked comes from the authenticated activity, never from the card.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Verb(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    REFRESH = "refresh"  # Universal Actions refresh: redraw the card for whoever is looking
+
+
+class CardAction(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    verb: Verb
+    request_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    reason: str = Field(default="", max_length=500)
+
+
+class BadCardAction(ValueError):
+    """The invoke did not carry an action this bot understands."""
+
+
+def parse_card_action(value: Any) -> CardAction:
+    """The action in an adaptiveCard/action invoke's `value`, or BadCardAction."""
+    if not isinstance(value, dict):
+        raise BadCardAction("the invoke carries no action")
+    action = value.get("action")
+    if not isinstance(action, dict) or action.get("type") != "Action.Execute":
+        raise BadCardAction("only Action.Execute is supported")
+    data = action.get("data")
+    data = data if isinstance(data, dict) else {}
+    reason = data.get("reason", "")
+    try:
+        return CardAction(
+            verb=action.get("verb"),
+            request_id=data.get("requestId"),
+            reason=reason.strip() if isinstance(reason, str) else "",
+        )
+    except ValidationError as exc:
+        fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+        raise BadCardAction(f"unusable card action ({fields})") from exc

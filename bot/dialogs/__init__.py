@@ -1,0 +1,1 @@
+"""The conversations: understand what a person asked, collect what is missing, call one use case."""

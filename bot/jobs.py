@@ -1,0 +1,80 @@
+"""Approvals' JobQueue port on saq, and the job functions the workers run.
+
+Jobs live in Redis, so a request's next step survives restarts of any bot or worker, and any
+number of workers on any number of machines share them. Execution is keyed by request, so a
+request is never queued for execution twice at once; card redraws are keyed uniquely, because
+a redraw queued while another runs must still happen (it reads the request as it is then).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from saq import Job, Queue
+
+from approvals.ports import JobName
+
+QUEUE_NAME = "dlbot"
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    retries: int
+    retry_delay: float  # seconds before the first retry
+    max_delay: float  # exponential backoff (with jitter) up to this
+    timeout: int  # seconds one run may take
+
+
+RETRY_PLANS: dict[JobName, RetryPlan] = {
+    # Exchange may be throttled or down for a while: keep trying for about half an hour.
+    JobName.EXECUTE: RetryPlan(retries=10, retry_delay=2.0, max_delay=300.0, timeout=600),
+    JobName.DELIVER_CARDS: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    JobName.UPDATE_CARDS: RetryPlan(retries=5, retry_delay=2.0, max_delay=60.0, timeout=120),
+}
+
+
+def job_key(job: JobName, request_id: str) -> str:
+    if job is JobName.UPDATE_CARDS:
+        return f"{job.value}:{request_id}:{uuid.uuid4().hex}"
+    return f"{job.value}:{request_id}"
+
+
+class SaqJobQueue:
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+
+    async def enqueue(self, job: JobName, request_id: str, *, delay_seconds: float = 0) -> None:
+        plan = RETRY_PLANS[job]
+        await self._queue.enqueue(
+            Job(
+                function=job.value,
+                kwargs={"request_id": request_id},
+                key=job_key(job, request_id),
+                scheduled=int(time.time() + delay_seconds) if delay_seconds > 0 else 0,
+                retries=plan.retries,
+                retry_delay=plan.retry_delay,
+                retry_backoff=plan.max_delay,
+                timeout=plan.timeout,
+            )
+        )
+
+
+JobBody = Callable[[str], Awaitable[None]]
+
+
+def job_functions(bodies: Callable[[dict[str, Any]], dict[JobName, JobBody]]) -> list[Any]:
+    """saq functions, one per JobName, each handing its request id to the body the worker's
+    context provides (bodies(ctx)[job]), so the functions hold no state of their own."""
+
+    def make(job: JobName) -> Any:
+        async def run(ctx: dict[str, Any], *, request_id: str) -> None:
+            await bodies(ctx)[job](request_id)
+
+        run.__name__ = run.__qualname__ = job.value  # saq finds functions by name
+        return run
+
+    return [make(job) for job in JobName]

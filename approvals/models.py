@@ -54,6 +54,10 @@ class ListRef(_Frozen):
     display_name: str
 
 
+# Approver.via of the approvers asked when a list's owners cannot approve.
+FALLBACK_VIA = "fallback"
+
+
 class Approver(Person):
     # How this person came to approve: "owner", "owner group <name>", or "fallback".
     via: str = "owner"
@@ -105,3 +109,13 @@ class ApprovalRequest(_Frozen):
 
     def approver(self, object_id: str) -> Approver | None:
         return next((a for a in self.approvers if a.object_id == object_id), None)
+
+    def card_of(self, approver_id: str) -> CardRef | None:
+        """The card posted to this approver, if any."""
+        return next((c for c in self.cards if c.approver_id == approver_id), None)
+
+    @property
+    def asked_fallback(self) -> bool:
+        """The fallback approvers were asked: the list has no usable owner (`orphaned`), or its
+        owners could not be reached in Teams (then `orphaned` stays False)."""
+        return any(a.via == FALLBACK_VIA for a in self.approvers)

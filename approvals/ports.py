@@ -41,6 +41,9 @@ class OwnerDirectory(Protocol):
 class ApproverSet:
     approvers: tuple[Approver, ...]
     orphaned: bool  # no usable owner; `approvers` are the fallback approvers
+    # Who is asked instead when none of `approvers` can be reached (or the requester is the only
+    # one), read now like the owners; empty when no fallback is configured.
+    fallback: tuple[Approver, ...] = ()
 
 
 class ApproverSource(Protocol):
@@ -54,9 +57,17 @@ class WriteResult:
 
 
 class MembershipWriter(Protocol):
-    """Makes the approved change in Exchange; must be safe to repeat (idempotent)."""
+    """Makes the approved change in Exchange; must be safe to repeat (idempotent).
 
-    async def add_member(self, group: ListRef, person: Person) -> WriteResult: ...
+    Raises approvals.errors.TransientWriteError when trying again later may work (Exchange
+    throttled, unavailable, unreachable) and approvals.errors.PermanentWriteError when it cannot
+    (no permission, list synced from on-premises, list or person gone), each with a message a
+    person can act on and the Exchange client-request-id of the call for the audit.
+    """
+
+    async def add_member(self, group: ListRef, person: Person) -> WriteResult:
+        """Make `person` a member of `group`; "already a member" is success."""
+        ...
 
 
 class NoticeKind(StrEnum):

@@ -1,0 +1,54 @@
+"""Every Redis key the approval workflow uses, in one place.
+
+Redis Cluster only runs a multi-key script or transaction when all its keys hash to one slot, so
+keys that must change together share a hash tag (the part in braces):
+
+    dlbot:req:{<id>}                            one request: hash {version, json}
+    dlbot:user:{<requester>}:open:<list>:<kind> the id of the requester's open request for a list
+    dlbot:user:{<requester>}:requests           sorted set of the requester's request ids
+    dlbot:user:{<requester>}:seq                counter giving that set its order (newest last)
+    dlbot:audit                                 the audit trail (a stream, never trimmed)
+
+A request and its requester's keys live in different slots, so they are never changed in one
+atomic step; the store orders its writes so that any crash in between is repaired later.
+"""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "dlbot"
+AUDIT_STREAM = f"{PREFIX}:audit"
+
+# What new_request_id() makes (token_urlsafe), with room for ids made another way later.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_request_id(value: str) -> bool:
+    """Whether `value` can be a request id: ids arrive from card data and chat text."""
+    return bool(_REQUEST_ID.fullmatch(value))
+
+
+def _tag(value: str) -> str:
+    # A brace inside the value would end the hash tag early and scatter one owner's keys.
+    if not value or "{" in value or "}" in value:
+        raise ValueError(f"not usable in a Redis key: {value!r}")
+    return "{" + value + "}"
+
+
+def request(request_id: str) -> str:
+    if not is_request_id(request_id):
+        raise ValueError(f"not a request id: {request_id!r}")
+    return f"{PREFIX}:req:{_tag(request_id)}"
+
+
+def open_request(requester_id: str, list_id: str, kind: str) -> str:
+    return f"{PREFIX}:user:{_tag(requester_id)}:open:{list_id}:{kind}"
+
+
+def requests_of(requester_id: str) -> str:
+    return f"{PREFIX}:user:{_tag(requester_id)}:requests"
+
+
+def requests_sequence(requester_id: str) -> str:
+    return f"{PREFIX}:user:{_tag(requester_id)}:seq"

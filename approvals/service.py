@@ -1,0 +1,458 @@
+"""The approval workflow as one service: submit, decide, cancel, and the jobs that follow them.
+
+Every change of a request is a compare-and-set through the store, so any number of bot and
+worker processes can run this at once: the first decision wins, and a change is carried out in
+Exchange and reported once. Anything slow or fallible that follows a change (posting cards,
+writing to Exchange, redrawing cards) runs as a job, queued right after the change is stored,
+so a Teams or Exchange failure is retried by the queue rather than lost, and each job is safe to
+run twice. (A process dying in the instant between storing a change and queueing its job leaves
+the request waiting; the JobQueue port cannot join the store's write; see the package docstring.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+from approvals import state
+from approvals.audit import AuditAction, AuditEvent, AuditLog
+from approvals.errors import (
+    ConcurrentUpdate,
+    InvalidTransition,
+    PermanentWriteError,
+    RequestNotFound,
+    TransientWriteError,
+)
+from approvals.models import (
+    ApprovalRequest,
+    Approver,
+    ListRef,
+    Person,
+    RequestKind,
+    RequestStatus,
+)
+from approvals.ports import (
+    ApproverSource,
+    JobName,
+    JobQueue,
+    MembershipWriter,
+    NoticeKind,
+    Notifier,
+    WriteResult,
+)
+from approvals.store import RequestStore
+
+log = logging.getLogger(__name__)
+
+# The cmdlet each kind of request runs, as the audit names it.
+CMDLETS = {
+    RequestKind.JOIN: "Add-DistributionGroupMember",
+    RequestKind.LEAVE: "Remove-DistributionGroupMember",
+    RequestKind.CREATE: "New-DistributionGroup",
+}
+
+# Each lost compare-and-set means another step of the same request landed first (a card was
+# recorded, someone decided); a request sees a handful of those, so running out means a bug.
+_CAS_ROUNDS = 16
+
+Step = Callable[[ApprovalRequest], ApprovalRequest]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    request: ApprovalRequest
+    created: bool  # False: the requester's open request for the list, returned unchanged
+
+
+class ApprovalService:
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        approvers: ApproverSource,
+        notifier: Notifier,
+        jobs: JobQueue,
+        writer: MembershipWriter,
+        audit: AuditLog,
+        clock: Callable[[], datetime] = utc_now,
+        max_execution_attempts: int = 8,
+    ) -> None:
+        if max_execution_attempts < 1:
+            raise ValueError("max_execution_attempts must be at least 1")
+        self._store = store
+        self._approvers = approvers
+        self._notifier = notifier
+        self._jobs = jobs
+        self._writer = writer
+        self._audit = audit
+        self._clock = clock
+        self._max_attempts = max_execution_attempts
+
+    # Asking -------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        *,
+        kind: RequestKind,
+        requester: Person,
+        group: ListRef,
+        justification: str = "",
+        auto_approved: str = "",
+    ) -> SubmitResult:
+        """Store a request (one open per person, list and kind) and queue its next step.
+
+        `auto_approved` says why no approval is needed ("open list"): the change is queued at
+        once. Otherwise the approvers are resolved now and their cards go out from a job.
+        """
+        existing = await self._store.open_request(requester.object_id, group.object_id, kind)
+        if existing is not None:
+            # Checked first so that asking twice costs no directory lookup; create() below
+            # still decides atomically when two asks race.
+            return SubmitResult(existing, created=False)
+        now = self._clock()
+        if auto_approved:
+            request = state.new_request(
+                kind=kind,
+                requester=requester,
+                group=group,
+                now=now,
+                justification=justification,
+                auto_approved=auto_approved,
+            )
+        else:
+            approvers, orphaned = await self._approvers_for(requester, group)
+            request = state.new_request(
+                kind=kind,
+                requester=requester,
+                group=group,
+                now=now,
+                justification=justification,
+                approvers=approvers,
+                orphaned=orphaned,
+            )
+        stored, created = await self._store.create(request)
+        if not created:
+            return SubmitResult(stored, created=False)
+        if auto_approved:
+            await self._jobs.enqueue(JobName.EXECUTE, stored.id)
+            await self._record(AuditAction.SUBMITTED, stored, actor_id=requester.object_id)
+            await self._record(
+                AuditAction.APPROVED, stored, detail=f"no approval needed: {auto_approved}"
+            )
+        else:
+            await self._jobs.enqueue(JobName.DELIVER_CARDS, stored.id)
+            await self._record(
+                AuditAction.SUBMITTED,
+                stored,
+                actor_id=requester.object_id,
+                detail=f"asking {_named(stored.approvers)}",
+            )
+        return SubmitResult(stored, created=True)
+
+    async def _approvers_for(
+        self, requester: Person, group: ListRef
+    ) -> tuple[tuple[Approver, ...], bool]:
+        current = await self._approvers.current_approvers(group)
+        others = _without(current.approvers, requester)
+        if others:
+            return others, current.orphaned
+        # The requester is the only one who could approve: nobody else owns the list.
+        return _without(current.fallback, requester), True
+
+    # Reading ------------------------------------------------------------------------------
+
+    async def open_request(
+        self, requester_id: str, group_id: str, kind: RequestKind
+    ) -> ApprovalRequest | None:
+        return await self._store.open_request(requester_id, group_id, kind)
+
+    async def get(self, request_id: str) -> ApprovalRequest:
+        request = await self._store.get(request_id)
+        if request is None:
+            raise RequestNotFound(request_id)
+        return request
+
+    async def requests_of(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
+        return await self._store.requests_of(requester_id, limit)
+
+    # Deciding -----------------------------------------------------------------------------
+
+    async def decide(
+        self, request_id: str, actor: Person, *, approve: bool, reason: str = ""
+    ) -> ApprovalRequest:
+        """Approve or deny. The actor is checked against the approvers as they are NOW (owners
+        read live; plus the fallback approvers once they were asked), never against card data.
+
+        Raises SelfApproval, NotAnApprover, or AlreadyDecided carrying the request as it is.
+        """
+        request = await self.get(request_id)
+        current = await self._approvers.current_approvers(request.group)
+        allowed = {a.object_id for a in current.approvers}
+        if request.orphaned or request.asked_fallback:
+            allowed |= {a.object_id for a in current.fallback}
+        now = self._clock()
+        decided = await self._change(
+            request,
+            partial(
+                state.decide,
+                actor=actor,
+                approve=approve,
+                approver_ids=allowed,
+                now=now,
+                reason=reason,
+            ),
+        )
+        if approve:
+            await self._jobs.enqueue(JobName.EXECUTE, decided.id)
+            await self._jobs.enqueue(JobName.UPDATE_CARDS, decided.id)
+            await self._record(
+                AuditAction.APPROVED, decided, actor_id=actor.object_id, detail=reason
+            )
+            await self._tell(decided.requester, NoticeKind.APPROVED, decided)
+        else:
+            await self._jobs.enqueue(JobName.UPDATE_CARDS, decided.id)
+            await self._record(AuditAction.DENIED, decided, actor_id=actor.object_id, detail=reason)
+            await self._tell(decided.requester, NoticeKind.DENIED, decided)
+        return decided
+
+    async def cancel(self, request_id: str, actor: Person) -> ApprovalRequest:
+        """The requester withdraws a pending request (NotTheRequester, NotCancellable)."""
+        request = await self.get(request_id)
+        cancelled = await self._change(
+            request, partial(state.cancel, actor=actor, now=self._clock())
+        )
+        await self._jobs.enqueue(JobName.UPDATE_CARDS, cancelled.id)
+        await self._record(AuditAction.CANCELLED, cancelled, actor_id=actor.object_id)
+        return cancelled
+
+    # Jobs ---------------------------------------------------------------------------------
+
+    async def deliver_cards(self, request_id: str) -> None:
+        """Post a card to each approver who has none yet. When no owner can be reached, the
+        fallback approvers are asked instead; the requester hears who was asked."""
+        request = await self.get(request_id)
+        if request.status is not RequestStatus.PENDING:
+            return
+        request, reached = await self._send_cards(request)
+        if not request.cards and request.status is RequestStatus.PENDING:
+            if not request.asked_fallback:
+                fallback = _without(
+                    (await self._approvers.current_approvers(request.group)).fallback,
+                    request.requester,
+                )
+                if fallback:
+                    try:
+                        request = await self._escalate(request, fallback)
+                    except InvalidTransition:
+                        return  # an owner decided without a card meanwhile: nobody to ask
+                    request, reached = await self._send_cards(request)
+        if reached:
+            await self._record(AuditAction.CARDS_SENT, request, detail=f"to {_named(reached)}")
+            kind = NoticeKind.SENT_TO_FALLBACK if request.asked_fallback else NoticeKind.SUBMITTED
+            await self._tell(request.requester, kind, request)
+        elif not request.cards and request.status is RequestStatus.PENDING:
+            problem = (
+                f"nobody who can approve could be reached in Teams (asked "
+                f"{_named(request.approvers)}); approve or deny request {request.id} for them"
+            )
+            await self._record(AuditAction.UNREACHABLE, request, detail=problem)
+            await self._alert(request, problem)
+
+    async def _send_cards(self, request: ApprovalRequest) -> tuple[ApprovalRequest, list[Approver]]:
+        reached: list[Approver] = []
+        for approver in request.approvers:
+            if request.status is not RequestStatus.PENDING:
+                break
+            if request.card_of(approver.object_id) is not None:
+                continue
+            card = await self._notifier.send_card(approver, request)
+            if card is None:
+                continue
+            try:
+                request = await self._change(
+                    request, partial(state.add_card, card=card, now=self._clock())
+                )
+            except InvalidTransition as ended:
+                # The request ended while the card was on its way; it is never stored, so it
+                # is redrawn now or never.
+                await self._notifier.update_card(card, ended.request)
+                break
+            reached.append(approver)
+            if request.status is not RequestStatus.PENDING:
+                # Decided while the card was on its way: that decision's redraw may have run
+                # before this card was recorded.
+                await self._notifier.update_card(card, request)
+        return request, reached
+
+    async def _escalate(
+        self, request: ApprovalRequest, fallback: tuple[Approver, ...]
+    ) -> ApprovalRequest:
+        escalated = await self._change(
+            request, partial(state.escalate, fallback=fallback, now=self._clock())
+        )
+        await self._record(
+            AuditAction.SENT_TO_FALLBACK,
+            escalated,
+            detail=f"no owner reachable in Teams; asking {_named(fallback)}",
+        )
+        return escalated
+
+    async def execute(self, request_id: str) -> None:
+        """Make the approved change in Exchange, once. A transient failure is recorded and
+        re-raised for the job queue to retry, until the last allowed attempt fails the request;
+        a permanent failure fails it at once and alerts the admins."""
+        request = await self.get(request_id)
+        if request.status is not RequestStatus.APPROVED:
+            return  # not approved, or already carried out: nothing to do, ever
+        if request.kind is not RequestKind.JOIN:
+            await self._fail(request, f"dlbot cannot carry out {request.kind.value} requests yet")
+            return
+        try:
+            result = await self._writer.add_member(request.group, request.requester)
+        except PermanentWriteError as exc:
+            await self._fail(request, exc.message, exc.exchange_request_id)
+            return
+        except TransientWriteError as exc:
+            if request.execution.attempts + 1 >= self._max_attempts:
+                await self._fail(request, exc.message, exc.exchange_request_id)
+                return
+            await self._record_attempt(request, exc)
+            raise
+        await self._complete(request, result)
+
+    async def _complete(self, request: ApprovalRequest, result: WriteResult) -> None:
+        try:
+            completed = await self._change(
+                request,
+                partial(
+                    state.complete,
+                    outcome=result.outcome,
+                    exchange_request_id=result.exchange_request_id,
+                    now=self._clock(),
+                ),
+            )
+        except InvalidTransition:
+            return  # another worker finished it first and told everyone
+        await self._jobs.enqueue(JobName.UPDATE_CARDS, completed.id)
+        await self._record(
+            AuditAction.EXECUTED,
+            completed,
+            cmdlet=CMDLETS[completed.kind],
+            result=result.outcome,
+            exchange_request_id=result.exchange_request_id,
+        )
+        await self._tell(completed.requester, NoticeKind.COMPLETED, completed)
+
+    async def _record_attempt(self, request: ApprovalRequest, exc: TransientWriteError) -> None:
+        try:
+            attempted = await self._change(
+                request,
+                partial(
+                    state.record_attempt,
+                    error=exc.message,
+                    exchange_request_id=exc.exchange_request_id,
+                    now=self._clock(),
+                ),
+            )
+        except InvalidTransition:
+            return
+        await self._record(
+            AuditAction.ATTEMPT_FAILED,
+            attempted,
+            cmdlet=CMDLETS[attempted.kind],
+            result="transient",
+            exchange_request_id=exc.exchange_request_id,
+            detail=f"attempt {attempted.execution.attempts} of {self._max_attempts}: {exc.message}",
+        )
+
+    async def _fail(
+        self, request: ApprovalRequest, error: str, exchange_request_id: str = ""
+    ) -> None:
+        try:
+            failed = await self._change(
+                request,
+                partial(
+                    state.fail,
+                    error=error,
+                    exchange_request_id=exchange_request_id,
+                    now=self._clock(),
+                ),
+            )
+        except InvalidTransition:
+            return
+        await self._jobs.enqueue(JobName.UPDATE_CARDS, failed.id)
+        await self._record(
+            AuditAction.FAILED,
+            failed,
+            cmdlet=CMDLETS[failed.kind],
+            result="failed",
+            exchange_request_id=exchange_request_id,
+            detail=error,
+        )
+        await self._tell(failed.requester, NoticeKind.FAILED, failed)
+        await self._alert(failed, error)
+
+    async def update_cards(self, request_id: str) -> None:
+        """Redraw every posted card to show the request as it is now."""
+        request = await self.get(request_id)
+        failures: list[Exception] = []
+        for card in request.cards:
+            try:
+                await self._notifier.update_card(card, request)
+            except Exception as exc:  # one unreachable chat must not keep the others stale
+                log.warning(
+                    "redrawing %s's card of %s failed: %r", card.approver_id, request.id, exc
+                )
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+
+    # Plumbing -----------------------------------------------------------------------------
+
+    async def _change(self, request: ApprovalRequest, step: Step) -> ApprovalRequest:
+        """Apply `step` and store the result by compare-and-set; on a lost race, reload and
+        apply it again to the request as it now is (where it may raise, e.g. AlreadyDecided)."""
+        for _ in range(_CAS_ROUNDS):
+            try:
+                return await self._store.replace(step(request), request.version)
+            except ConcurrentUpdate:
+                request = await self.get(request.id)
+        raise ConcurrentUpdate(request.id, request.version)
+
+    async def _record(self, action: AuditAction, request: ApprovalRequest, **fields: str) -> None:
+        await self._audit.append(AuditEvent.of(action, request, at=self._clock(), **fields))
+
+    async def _tell(self, person: Person, kind: NoticeKind, request: ApprovalRequest) -> None:
+        # Best effort: the request is already stored and the person can always ask for its
+        # status, so a failed message must not undo or repeat the step that led to it.
+        try:
+            reached = await self._notifier.notify(person, kind, request)
+        except Exception:
+            log.exception(
+                "telling %s %s about request %s failed", person.object_id, kind, request.id
+            )
+            return
+        if not reached:
+            log.warning("could not tell %s %s about request %s", person.object_id, kind, request.id)
+
+    async def _alert(self, request: ApprovalRequest, problem: str) -> None:
+        # Best effort too, for the same reason; the log line is the alert of last resort.
+        try:
+            await self._notifier.alert_admins(request, problem)
+        except Exception:
+            log.exception("alerting the admins about request %s failed: %s", request.id, problem)
+
+
+def _without(approvers: tuple[Approver, ...], person: Person) -> tuple[Approver, ...]:
+    return tuple(a for a in approvers if a.object_id != person.object_id)
+
+
+def _named(people: tuple[Approver, ...] | list[Approver]) -> str:
+    return ", ".join(f"{p.display_name} ({p.via})" for p in people) or "nobody"

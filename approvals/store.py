@@ -1,0 +1,96 @@
+"""Where requests live: the RequestStore port, and the in-memory store beside it.
+
+The Redis store (approvals.redis_store) and this one pass the same contract tests
+(tests/approvals/test_store_contract.py); this one serves tests and single-process demos.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from approvals.errors import ConcurrentUpdate, RequestNotFound
+from approvals.models import ApprovalRequest, RequestKind
+
+
+class RequestStore(Protocol):
+    async def create(self, request: ApprovalRequest) -> tuple[ApprovalRequest, bool]:
+        """Store a new open request, unless the requester already has an open request of the
+        same kind for the same list: then that one comes back, with False, and nothing is
+        stored. Atomic across any number of processes."""
+        ...
+
+    async def get(self, request_id: str) -> ApprovalRequest | None: ...
+
+    async def replace(self, new: ApprovalRequest, expected_version: int) -> ApprovalRequest:
+        """Compare-and-set: store `new` only if the stored request is still at
+        `expected_version` (else ConcurrentUpdate; RequestNotFound when there is none). A
+        request reaching a final status stops being the requester's open request."""
+        ...
+
+    async def open_request(
+        self, requester_id: str, list_id: str, kind: RequestKind
+    ) -> ApprovalRequest | None:
+        """The requester's open (pending or approved) request of this kind for the list."""
+        ...
+
+    async def requests_of(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
+        """The requester's requests, newest first."""
+        ...
+
+
+OpenKey = tuple[str, str, RequestKind]
+
+
+def open_key(request: ApprovalRequest) -> OpenKey:
+    return (request.requester.object_id, request.group.object_id, request.kind)
+
+
+class InMemoryRequestStore:
+    """A RequestStore in a dict. No method awaits between reading and writing, so each one is
+    atomic on its event loop, just as each Redis script is atomic on the server."""
+
+    def __init__(self) -> None:
+        self._requests: dict[str, ApprovalRequest] = {}
+        self._open: dict[OpenKey, str] = {}
+        self._of_requester: dict[str, list[str]] = {}
+
+    async def create(self, request: ApprovalRequest) -> tuple[ApprovalRequest, bool]:
+        if not request.is_open:
+            raise ValueError(f"only an open request can be created, not a {request.status} one")
+        key = open_key(request)
+        existing = self._requests.get(self._open.get(key, ""))
+        if existing is not None and existing.is_open:
+            return existing, False
+        self._requests[request.id] = request
+        self._open[key] = request.id
+        self._of_requester.setdefault(request.requester.object_id, []).append(request.id)
+        return request, True
+
+    async def get(self, request_id: str) -> ApprovalRequest | None:
+        return self._requests.get(request_id)
+
+    async def replace(self, new: ApprovalRequest, expected_version: int) -> ApprovalRequest:
+        stored = self._requests.get(new.id)
+        if stored is None:
+            raise RequestNotFound(new.id)
+        if stored.version != expected_version:
+            raise ConcurrentUpdate(new.id, expected_version)
+        self._requests[new.id] = new
+        key = open_key(new)
+        if not new.is_open and self._open.get(key) == new.id:
+            del self._open[key]
+        return new
+
+    async def open_request(
+        self, requester_id: str, list_id: str, kind: RequestKind
+    ) -> ApprovalRequest | None:
+        found = self._requests.get(self._open.get((requester_id, list_id, kind), ""))
+        return found if found is not None and found.is_open else None
+
+    async def requests_of(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
+        ids = self._of_requester.get(requester_id, [])
+        return [self._requests[i] for i in reversed(ids[-limit:])] if limit > 0 else []
+
+
+if TYPE_CHECKING:  # mypy proves the in-memory store satisfies the port
+    _store: RequestStore = InMemoryRequestStore()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from approvals.models import ListRef, Person
+from approvals.models import ApprovalRequest, ListRef, Person, RequestKind
 
 
 class ListKind(StrEnum):
@@ -78,4 +78,39 @@ class ListDirectory(Protocol):
 
     def all_lists(self) -> AsyncIterator[list[DirectoryList]]:
         """Every list, a page at a time, for the search index."""
+        ...
+
+
+# What the join use case needs from the approval workflow -------------------------------------
+# approvals.service.ApprovalService satisfies these structurally; typing them here keeps skills
+# independent of the service class (and lets a dialog test hand in a small fake).
+
+
+class Submitted(Protocol):
+    """What a submit gives back: the request (new, or the open one it found) and which."""
+
+    @property
+    def request(self) -> ApprovalRequest: ...
+
+    @property
+    def created(self) -> bool: ...
+
+
+class RequestSubmitter(Protocol):
+    async def submit(
+        self,
+        *,
+        kind: RequestKind,
+        requester: Person,
+        group: ListRef,
+        justification: str = "",
+        auto_approved: str = "",
+    ) -> Submitted:
+        """Store a request; a second ask for the same (requester, list, kind) returns the first."""
+        ...
+
+    async def open_request(
+        self, requester_id: str, group_id: str, kind: RequestKind
+    ) -> ApprovalRequest | None:
+        """The person's open (pending or approved) request for the list, if any."""
         ...

@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,  # the sandbox's own parser answers --help
     )
 
+    serve = commands.add_parser("serve", help="run the bot (and, unless --no-worker, a worker)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3978, help="port to listen on (3978)")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="serve only; run `dlbot worker` elsewhere"
+    )
+    commands.add_parser("worker", help="run a worker: approval cards, Exchange changes, updates")
+
     exchange = commands.add_parser("exchange", help="talk to Exchange Online as the bot does")
     exchange_commands = exchange.add_subparsers(dest="exchange_command", required=True)
     call = exchange_commands.add_parser(
@@ -61,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     settings = Settings(_env_file=args.env_file) if args.env_file else Settings()
+    if args.command in ("serve", "worker"):
+        return _run(settings, args)
     if args.command == "exchange":
         try:
             config = settings.exchange()
@@ -69,6 +79,26 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         return asyncio.run(run_exchange_call(config, args.cmdlet, args.parameters))
     return EXIT_USAGE
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.run import serve, with_redis, work
+
+    logging.getLogger().setLevel(logging.INFO)
+    # One line per Exchange call is noise at INFO; the client logs retries and warnings itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        with with_redis(settings) as ready:
+            if args.command == "serve":
+                asyncio.run(
+                    serve(ready, host=args.host, port=args.port, with_worker=not args.no_worker)
+                )
+            else:
+                asyncio.run(work(ready))
+    except ExchangeConfigError as exc:
+        print(f"{type(exc).__name__}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
 
 
 if __name__ == "__main__":

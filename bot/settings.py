@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.config import ExchangeConfig
 from exchange.errors import ExchangeConfigError
+from skills.policies import BlockRule, ClosedLists, Policy
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,42 @@ class Settings(BaseSettings):
     exchange_max_connections: int = 16
     exchange_max_retries: int = 5
     exchange_retry_backoff_seconds: float = 2.0
+
+    # The Teams edge (bot/app.py, bot/adapter.py)
+    redis_url: str = Field(
+        default="",
+        description="Redis for state, references, turn locks and jobs; empty: a local one.",
+    )
+    bot_app_id: str = Field(
+        default="",
+        description="The Azure Bot's Microsoft App ID; empty switches authentication off.",
+    )
+    bot_app_password: SecretStr | None = None
+    bot_app_tenant_id: str = Field(
+        default="", description="Single-tenant bots: the tenant of the app registration."
+    )
+    bot_openid_metadata_url: str = (
+        "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    )
+    bot_token_issuer: str = "https://api.botframework.com"
+    bot_service_url: str = Field(
+        default="https://smba.trafficmanager.net/teams/",
+        description="Bot Connector for opening a 1:1 chat before any activity taught us one.",
+    )
+    allowed_tenants: str = Field(
+        default="", description="Comma-separated tenant ids; empty: DLBOT_EXCHANGE_TENANT only."
+    )
+    max_request_bytes: int = 256 * 1024
+    turn_lock_ttl_seconds: float = 30.0
+    turn_lock_wait_seconds: float = 20.0
+
+    def allowed_tenant_ids(self) -> frozenset[str]:
+        """Tenants whose activities the bot serves (lower case); empty means nobody."""
+        listed = self.allowed_tenants or self.exchange_tenant
+        return frozenset(t.strip().lower() for t in listed.split(",") if t.strip())
+
+    def auth_enabled(self) -> bool:
+        return bool(self.bot_app_id)
 
     def exchange(self) -> ExchangeConfig:
         """The Exchange client's configuration, or ExchangeConfigError naming what is missing."""
@@ -72,3 +109,37 @@ class Settings(BaseSettings):
             )
         except ValidationError as exc:
             raise ExchangeConfigError(f"Exchange settings are invalid: {exc}") from exc
+
+    # Policy (design.md "Policy defaults"), read by skills.policies.Policy
+    fallback_approvers: str = Field(
+        default="",
+        description="Comma-separated addresses who approve for lists with no usable owner.",
+    )
+    admin_alerts: str = Field(
+        default="",
+        description="Comma-separated Entra object ids of admins told when a change fails.",
+    )
+    policy_closed_lists: ClosedLists = ClosedLists.APPROVE
+    policy_require_justification: bool = True
+    policy_blocked: tuple[BlockRule, ...] = Field(
+        default=(),
+        description='JSON: [{"pattern": "exec-*", "message": "Ask the CEO office."}]',
+    )
+
+    def fallback_approver_addresses(self) -> tuple[str, ...]:
+        return _listed(self.fallback_approvers)
+
+    def admin_alert_object_ids(self) -> tuple[str, ...]:
+        return _listed(self.admin_alerts)
+
+    def policy(self) -> Policy:
+        return Policy(
+            blocked=self.policy_blocked,
+            closed_lists=self.policy_closed_lists,
+            require_justification=self.policy_require_justification,
+            fallback_approvers=self.fallback_approver_addresses(),
+        )
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())

@@ -1,7 +1,7 @@
 """The sandbox tenant: recipients and their indexes, app registrations, and the tenant file.
 
-This is the directory half of the sandbox (the HTTP half builds on it). It is pure Python with no I/O
-beyond reading a tenant file. Cmdlet semantics live in cmdlets.py; Tenant.execute dispatches
+This is the directory half of the sandbox (the HTTP half builds on it). It is pure Python with
+no I/O beyond reading a tenant file. Cmdlet semantics live in cmdlets.py; Tenant.execute dispatches
 there. Everything here mirrors what Exchange Online keeps per recipient, with the indexes a
 directory server would have, so a 100,000-group tenant answers Identity lookups from dicts.
 """

@@ -1,0 +1,184 @@
+""" "Add me to a list": find it, show it, collect a reason, confirm, hand over to skills.JoinList.
+
+The dialog only converses. Search is the in-memory index, every decision is the use case's, and
+every sentence comes from bot.texts. Step values hold plain JSON (the dialog state is stored in
+Redis between turns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import MessageFactory
+from botbuilder.dialogs import DialogTurnResult, WaterfallDialog, WaterfallStepContext
+from botbuilder.dialogs.choices import Choice, FoundChoice, ListStyle
+from botbuilder.dialogs.prompts import (
+    ChoicePrompt,
+    ConfirmPrompt,
+    PromptOptions,
+    PromptValidatorContext,
+    TextPrompt,
+)
+
+from approvals.models import Person
+from bot import texts
+from bot.dialogs.interruptible import InterruptibleDialog
+from skills.errors import InvalidJustification
+from skills.find_dl import ListIndex, MatchReason
+from skills.join_dl import AddNow, JoinList, NeedsApproval
+from skills.policies import clean_justification
+
+MAX_CANDIDATES = 5
+# After this many answers that fit nothing, stop asking and say what to do instead.
+MAX_ATTEMPTS = 3
+_CONFIDENT = (MatchReason.ADDRESS, MatchReason.NAME)
+
+
+@dataclass(frozen=True)
+class JoinDialogServices:
+    join: JoinList
+    index: ListIndex
+
+
+class JoinDialog(InterruptibleDialog):
+    """Options: {"query": str, "requester": Person as a dict}."""
+
+    def __init__(self, services: JoinDialogServices) -> None:
+        super().__init__(JoinDialog.__name__)
+        self._join = services.join
+        self._index = services.index
+        self.add_dialog(TextPrompt("which"))
+        self.add_dialog(ChoicePrompt("pick", _give_up_after_attempts))
+        self.add_dialog(TextPrompt("why", _reason_fits))
+        self.add_dialog(ConfirmPrompt("confirm", _give_up_after_attempts))
+        self.add_dialog(
+            WaterfallDialog(
+                "join",
+                [self._ask_which, self._search, self._preview, self._confirm, self._submit],
+            )
+        )
+        self.initial_dialog_id = "join"
+
+    async def _ask_which(self, step: WaterfallStepContext) -> DialogTurnResult:
+        options: dict[str, Any] = step.options or {}
+        step.values["requester"] = options["requester"]
+        query = str(options.get("query") or "").strip()
+        if query:
+            return await step.next(query)
+        return await step.prompt(
+            "which", PromptOptions(prompt=MessageFactory.text(texts.ASK_WHICH_LIST))
+        )
+
+    async def _search(self, step: WaterfallStepContext) -> DialogTurnResult:
+        query = str(step.result or "").strip()[:200]
+        matches = self._index.search(query, limit=MAX_CANDIDATES) if query else []
+        if not matches:
+            await step.context.send_activity(MessageFactory.text(texts.no_match(query)))
+            return await step.end_dialog()
+        confident = [m for m in matches if m.why in _CONFIDENT]
+        if len(matches) == 1 or (len(confident) == 1 and matches[0] is confident[0]):
+            step.values["list_id"] = matches[0].list.object_id
+            return await step.next(None)
+        step.values["candidates"] = [m.list.object_id for m in matches]
+        choices = [Choice(texts.list_label(m.list.display_name, m.list.address)) for m in matches]
+        choices.append(Choice(texts.NONE_OF_THESE))
+        return await step.prompt(
+            "pick",
+            PromptOptions(
+                prompt=MessageFactory.text(texts.pick_prompt(query)),
+                retry_prompt=MessageFactory.text(texts.PICK_RETRY),
+                choices=choices,
+                style=ListStyle.hero_card,
+            ),
+        )
+
+    async def _preview(self, step: WaterfallStepContext) -> DialogTurnResult:
+        if "list_id" not in step.values:
+            picked = step.result
+            candidates: list[str] = step.values["candidates"]
+            if not isinstance(picked, FoundChoice):
+                await step.context.send_activity(MessageFactory.text(texts.GAVE_UP_PICKING))
+                return await step.end_dialog()
+            if picked.index >= len(candidates):
+                await step.context.send_activity(MessageFactory.text(texts.GAVE_UP_PICKING))
+                return await step.end_dialog()
+            step.values["list_id"] = candidates[picked.index]
+        requester = Person.model_validate(step.values["requester"])
+        preview = await self._join.preview(requester, step.values["list_id"])
+        ending = texts.decision_text(preview)
+        summary = texts.describe_list(preview)
+        if ending is not None:
+            await step.context.send_activity(
+                MessageFactory.text(f"{summary}\n\n{ending}" if summary else ending)
+            )
+            return await step.end_dialog()
+        await step.context.send_activity(MessageFactory.text(summary))
+        decision = preview.decision
+        assert preview.list is not None
+        name = preview.list.display_name
+        if isinstance(decision, AddNow):
+            step.values["confirm"] = texts.confirm_add_now(name, decision.reason.value)
+            return await step.next("")
+        assert isinstance(decision, NeedsApproval)
+        asked = tuple(a.display_name for a in decision.approvers)
+        step.values["confirm"] = texts.confirm_request(name, asked, decision.orphaned)
+        step.values["max_length"] = decision.max_justification_length
+        if not decision.justification_required:
+            return await step.next("")
+        return await step.prompt(
+            "why",
+            PromptOptions(
+                prompt=MessageFactory.text(
+                    texts.ask_justification(asked, decision.max_justification_length)
+                ),
+                retry_prompt=MessageFactory.text(
+                    texts.justification_retry(decision.max_justification_length)
+                ),
+                validations={"max_length": decision.max_justification_length},
+            ),
+        )
+
+    async def _confirm(self, step: WaterfallStepContext) -> DialogTurnResult:
+        step.values["justification"] = clean_justification(str(step.result or ""))
+        return await step.prompt(
+            "confirm",
+            PromptOptions(
+                prompt=MessageFactory.text(step.values["confirm"]),
+                retry_prompt=MessageFactory.text(texts.CONFIRM_RETRY),
+            ),
+        )
+
+    async def _submit(self, step: WaterfallStepContext) -> DialogTurnResult:
+        if step.result is not True:
+            await step.context.send_activity(MessageFactory.text(texts.NOT_SENT))
+            return await step.end_dialog()
+        requester = Person.model_validate(step.values["requester"])
+        try:
+            outcome = await self._join.submit(
+                requester, step.values["list_id"], step.values["justification"]
+            )
+        except InvalidJustification as problem:
+            await step.context.send_activity(
+                MessageFactory.text(texts.justification_problem(problem))
+            )
+            return await step.end_dialog()
+        await step.context.send_activity(MessageFactory.text(texts.outcome_text(outcome)))
+        return await step.end_dialog(outcome.request.id if outcome.request else None)
+
+
+async def _give_up_after_attempts(prompt: PromptValidatorContext) -> bool:
+    # Accepting an unrecognised answer ends the prompt with no value; the next step then
+    # explains what to do instead of asking the same question forever. (The SDK's own
+    # attempt_count is never incremented in Python, so the prompt's state keeps the count.)
+    if prompt.recognized.succeeded:
+        return True
+    attempts = int(prompt.state.get("failed_answers", 0)) + 1
+    prompt.state["failed_answers"] = attempts
+    return attempts >= MAX_ATTEMPTS
+
+
+async def _reason_fits(prompt: PromptValidatorContext) -> bool:
+    text = clean_justification(str(prompt.recognized.value or ""))
+    max_length = int((prompt.options.validations or {}).get("max_length", 500))
+    return 0 < len(text) <= max_length

@@ -1,0 +1,167 @@
+"""The composition root: every part of dlbot built from Settings, opened and closed in one place.
+
+`dlbot serve` and `dlbot worker` both run inside `running(settings)`; they differ only in what
+they start on top (the aiohttp app, the saq worker, or both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import ConversationState
+from saq import Queue, Worker
+
+from approvals.approvers import OwnerApprovers
+from approvals.audit import RedisStreamAudit
+from approvals.exchange_adapters import ExchangeMembershipWriter, ExchangeOwnerDirectory
+from approvals.models import Approver
+from approvals.ports import JobName
+from approvals.redis_store import RedisRequestStore
+from approvals.service import ApprovalService
+from bot.app import EdgeServices, build_services
+from bot.dialogs.join_dialog import JoinDialog, JoinDialogServices
+from bot.handler import DlBot
+from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions
+from bot.notifier import TeamsNotifier
+from bot.settings import Settings
+from exchange.client import ExchangeClient
+from exchange.errors import ExchangeError
+from skills.exchange_directory import ExchangeListDirectory
+from skills.find_dl import ListIndex
+from skills.index_store import ListSnapshotStore, follow_index, refresh_index, restore_index
+from skills.join_dl import JoinList
+
+log = logging.getLogger(__name__)
+
+# How often a replica picks up lists other replicas (or the sync) changed.
+INDEX_FOLLOW_SECONDS = 5.0
+
+
+@dataclass
+class Dlbot:
+    settings: Settings
+    edge: EdgeServices
+    exchange: ExchangeClient
+    queue: Queue
+    directory: ExchangeListDirectory
+    index: ListIndex
+    snapshots: ListSnapshotStore
+    approvals: ApprovalService
+    join: JoinList
+    bot: DlBot
+
+    def job_bodies(self) -> dict[JobName, JobBody]:
+        return {
+            JobName.DELIVER_CARDS: self.approvals.deliver_cards,
+            JobName.EXECUTE: self.approvals.execute,
+            JobName.UPDATE_CARDS: self.approvals.update_cards,
+        }
+
+    def worker(self, *, concurrency: int = 10) -> Worker[Any]:
+        def bodies(ctx: dict[str, Any]) -> dict[JobName, JobBody]:
+            return self.job_bodies()
+
+        return Worker(self.queue, job_functions(bodies), concurrency=concurrency)
+
+
+async def _fallback_approvers(
+    client: ExchangeClient, addresses: tuple[str, ...]
+) -> tuple[Approver, ...]:
+    approvers = []
+    for address in addresses:
+        try:
+            recipient = await client.get_recipient(address)
+        except ExchangeError as exc:
+            log.error("fallback approver %s cannot be resolved and is left out: %s", address, exc)
+            continue
+        approvers.append(
+            Approver(
+                object_id=recipient.external_directory_object_id,
+                display_name=recipient.display_name,
+                address=recipient.primary_smtp_address,
+                via="fallback",
+            )
+        )
+    if not approvers:
+        log.warning("no fallback approvers: requests for ownerless lists will wait for none")
+    return tuple(approvers)
+
+
+async def _load_index(dlbot: Dlbot) -> None:
+    cursor = await restore_index(dlbot.snapshots, dlbot.index)
+    if cursor is None:
+        # The first process to start on an empty Redis reads every list from Exchange once;
+        # everyone after it loads the snapshot it leaves.
+        count = await refresh_index(dlbot.directory, dlbot.snapshots, dlbot.index)
+        log.info("directory index built from Exchange: %d lists", count)
+    else:
+        log.info("directory index loaded from Redis: %d lists", len(dlbot.index))
+
+
+async def _follow(dlbot: Dlbot) -> None:
+    cursor = None
+    while True:
+        await asyncio.sleep(INDEX_FOLLOW_SECONDS)
+        try:
+            cursor = await follow_index(dlbot.snapshots, dlbot.index, cursor)
+        except Exception:  # noqa: BLE001 - a failed refresh must not end the loop
+            log.exception("following the directory index failed; retrying")
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Dlbot]:
+    edge = build_services(settings)
+    exchange = ExchangeClient(settings.exchange())
+    queue = Queue.from_url(settings.redis_url, name=QUEUE_NAME)
+    follower: asyncio.Task[None] | None = None
+    try:
+        owners = OwnerApprovers(
+            ExchangeOwnerDirectory(exchange),
+            await _fallback_approvers(exchange, settings.fallback_approver_addresses()),
+        )
+        approvals = ApprovalService(
+            store=RedisRequestStore(edge.redis),
+            approvers=owners,
+            notifier=TeamsNotifier(
+                edge.messenger, admin_object_ids=settings.admin_alert_object_ids()
+            ),
+            jobs=SaqJobQueue(queue),
+            writer=ExchangeMembershipWriter(exchange),
+            audit=RedisStreamAudit(edge.redis),
+        )
+        directory = ExchangeListDirectory(exchange)
+        index = ListIndex()
+        join = JoinList(directory, approvals, owners, settings.policy())
+        bot = DlBot(
+            conversation_state=ConversationState(edge.storage),
+            join_dialog=JoinDialog(JoinDialogServices(join=join, index=index)),
+            people=directory,
+            approvals=approvals,
+        )
+        dlbot = Dlbot(
+            settings=settings,
+            edge=edge,
+            exchange=exchange,
+            queue=queue,
+            directory=directory,
+            index=index,
+            snapshots=ListSnapshotStore(edge.redis),
+            approvals=approvals,
+            join=join,
+            bot=bot,
+        )
+        await _load_index(dlbot)
+        follower = asyncio.create_task(_follow(dlbot), name="dlbot-index-follow")
+        yield dlbot
+    finally:
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        await queue.disconnect()
+        await exchange.aclose()

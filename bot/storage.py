@@ -1,0 +1,145 @@
+"""botbuilder Storage over Redis: conversation and user state, shared by every bot process.
+
+Semantics follow the SDK's blob and Cosmos storages (and its storage test suite):
+- read(keys) returns {key: item} for the keys that exist, each item carrying its current
+  "e_tag" (dict key, or attribute of a StoreItem object); unknown keys are simply absent.
+- write(changes) with no e_tag, e_tag None or "*" overwrites; with any other e_tag it writes
+  only if that is still the item's e_tag, else raises ETagConflict (a deleted item is stale
+  too); e_tag "" is refused. Each key is checked and written atomically (one Lua script), so
+  two processes can never both win; a batch is not a transaction (blob storage isn't either).
+  The caller's objects are not modified: writing the same object twice conflicts, as in the SDK.
+- delete(keys) ignores keys that do not exist.
+
+Items are stored with jsonpickle (JSON with type tags), as the SDK's own storages do: dialog
+state holds Python objects (DialogState, DialogInstance) that plain JSON cannot round-trip.
+Decoding runs with safe=True (no eval); Redis is trusted infrastructure, like the SDK's blob
+container.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import jsonpickle  # type: ignore[import-untyped]  # botbuilder-core depends on it
+from botbuilder.core import Storage
+from redis.asyncio import Redis
+
+_WRITE = """
+-- KEYS[1] the item; ARGV: expected e_tag ("" = unconditional), new e_tag, document, ttl ms
+if ARGV[1] ~= "" and redis.call("HGET", KEYS[1], "e_tag") ~= ARGV[1] then
+  return 0
+end
+redis.call("HSET", KEYS[1], "e_tag", ARGV[2], "doc", ARGV[3])
+if tonumber(ARGV[4]) > 0 then
+  redis.call("PEXPIRE", KEYS[1], ARGV[4])
+else
+  redis.call("PERSIST", KEYS[1])
+end
+return 1
+"""
+
+
+class ETagConflict(Exception):
+    """The item changed (or vanished) since it was read: its e_tag is stale."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"e_tag conflict on storage key {key!r}: the item changed since it was read"
+        )
+        self.key = key
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _e_tag_of(item: Any) -> Any:
+    if isinstance(item, Mapping):
+        return item.get("e_tag")
+    return getattr(item, "e_tag", None)
+
+
+def _without_e_tag(item: Any) -> Any:
+    # The e_tag lives beside the document, never inside it (it would be stale on the next read).
+    if isinstance(item, Mapping):
+        return {key: value for key, value in item.items() if key != "e_tag"}
+    if hasattr(item, "__dict__") and "e_tag" in vars(item):
+        stripped = copy.copy(item)
+        del stripped.e_tag
+        return stripped
+    return item
+
+
+def _with_e_tag(item: Any, e_tag: str) -> Any:
+    if isinstance(item, dict):
+        item["e_tag"] = e_tag
+    elif hasattr(item, "__dict__"):
+        item.e_tag = e_tag
+    return item
+
+
+class RedisStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
+    def __init__(
+        self, redis: Redis, *, namespace: str = "dlbot:state:", ttl_seconds: float | None = None
+    ) -> None:
+        """`ttl_seconds`: forget an item this long after its last write (None: keep it)."""
+        super().__init__()
+        self._redis = redis
+        self._namespace = namespace
+        self._ttl_ms = int(ttl_seconds * 1000) if ttl_seconds else 0
+        self._write_script = redis.register_script(_WRITE)
+
+    def _key(self, key: str) -> str:
+        return self._namespace + key
+
+    async def read(self, keys: Iterable[str] | None) -> dict[str, Any]:
+        if keys is None:
+            raise ValueError("Keys are required when reading")
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in wanted:
+                pipe.hmget(self._key(key), ["e_tag", "doc"])
+            rows = await pipe.execute()
+        items: dict[str, Any] = {}
+        for key, (e_tag, doc) in zip(wanted, rows, strict=True):
+            if doc is None:
+                continue
+            item = jsonpickle.decode(_text(doc), keys=True, safe=True)
+            items[key] = _with_e_tag(item, _text(e_tag))
+        return items
+
+    async def write(self, changes: Mapping[str, Any] | None) -> None:
+        if changes is None:
+            raise ValueError("Changes are required when writing")
+        if not changes:
+            return
+        for key, item in changes.items():
+            expected = _e_tag_of(item)
+            if expected == "":
+                raise ValueError(f"storage write of {key!r}: e_tag is empty (use None or '*')")
+            if expected in (None, "*"):
+                expected = ""
+            document = jsonpickle.encode(_without_e_tag(item), keys=True)
+            written = await self._write_script(
+                keys=[self._key(key)],
+                args=[str(expected), uuid.uuid4().hex, document, self._ttl_ms],
+            )
+            if not written:
+                raise ETagConflict(key)
+
+    async def delete(self, keys: Iterable[str] | None) -> None:
+        if keys is None:
+            raise ValueError("Keys are required when deleting")
+        wanted = list(keys)
+        if not wanted:
+            return
+        # One DEL per key: keys of different hash slots cannot share a command on Redis Cluster.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in wanted:
+                pipe.delete(self._key(key))
+            await pipe.execute()

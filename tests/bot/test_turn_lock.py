@@ -1,0 +1,154 @@
+"""The per-conversation turn lock against a real redis-server. Separate TurnLock instances on
+separate Redis clients stand for separate bot processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+
+from bot.turn_lock import TurnLock, TurnLockTimeout
+
+KEY = "dlbot:turn-lock:msteams/a:conv"
+
+
+@pytest.fixture
+async def clients(redis_url: str) -> AsyncIterator[list[redis.Redis]]:
+    connections = [redis.Redis.from_url(redis_url) for _ in range(3)]
+    yield connections
+    for connection in connections:
+        await connection.aclose()
+
+
+class Overlap:
+    """Records how many turns ran at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.order: list[int] = []
+
+    async def turn(self, lock: TurnLock, number: int, conversation: str = "msteams/a:conv") -> None:
+        async with lock.hold(conversation):
+            self.running += 1
+            self.most = max(self.most, self.running)
+            await asyncio.sleep(0.005)
+            self.order.append(number)
+            self.running -= 1
+
+
+async def test_turns_of_one_conversation_in_one_process_run_one_at_a_time(
+    clients: list[redis.Redis],
+) -> None:
+    lock, overlap = TurnLock(clients[0]), Overlap()
+    await asyncio.gather(*(overlap.turn(lock, n) for n in range(10)))
+    assert overlap.most == 1
+    assert sorted(overlap.order) == list(range(10))
+
+
+async def test_turns_of_one_conversation_in_three_processes_run_one_at_a_time(
+    clients: list[redis.Redis],
+) -> None:
+    locks, overlap = [TurnLock(c) for c in clients], Overlap()
+    await asyncio.gather(*(overlap.turn(locks[n % 3], n) for n in range(15)))
+    assert overlap.most == 1
+    assert len(overlap.order) == 15
+
+
+async def test_turns_of_different_conversations_run_at_the_same_time(
+    clients: list[redis.Redis],
+) -> None:
+    lock, overlap = TurnLock(clients[0]), Overlap()
+    await asyncio.gather(*(overlap.turn(lock, n, f"msteams/a:conv-{n}") for n in range(5)))
+    assert overlap.most == 5
+
+
+async def test_a_waiting_process_polls_redis_but_waiters_in_one_process_queue_locally(
+    clients: list[redis.Redis],
+) -> None:
+    lock = TurnLock(clients[0])
+    await clients[1].config_resetstat()
+    overlap = Overlap()
+    await asyncio.gather(*(overlap.turn(lock, n) for n in range(10)))
+    stats = await clients[1].info("commandstats")
+    # One SET NX per turn: the nine waiting turns queued on the process's asyncio lock.
+    assert stats["cmdstat_set"]["calls"] == 10
+
+
+async def test_the_lock_is_gone_after_the_turn(clients: list[redis.Redis]) -> None:
+    lock = TurnLock(clients[0])
+    async with lock.hold("msteams/a:conv"):
+        assert await clients[1].exists(KEY) == 1
+        assert lock.conversations_in_process == 1
+    assert await clients[1].exists(KEY) == 0
+    assert lock.conversations_in_process == 0  # no entry per conversation ever met
+
+
+async def test_a_turn_that_raises_releases_the_lock(clients: list[redis.Redis]) -> None:
+    lock = TurnLock(clients[0])
+    with pytest.raises(RuntimeError):
+        async with lock.hold("msteams/a:conv"):
+            raise RuntimeError("the turn failed")
+    assert await clients[1].exists(KEY) == 0
+    async with asyncio.timeout(1), lock.hold("msteams/a:conv"):
+        pass
+
+
+async def test_waiting_too_long_raises_and_leaves_the_holder_alone(
+    clients: list[redis.Redis],
+) -> None:
+    holder = TurnLock(clients[0])
+    impatient = TurnLock(clients[1], wait_seconds=0.2)
+    async with holder.hold("msteams/a:conv"):
+        with pytest.raises(TurnLockTimeout):
+            async with impatient.hold("msteams/a:conv"):
+                pytest.fail("ran while another process held the conversation")
+        assert await clients[2].exists(KEY) == 1
+    assert impatient.conversations_in_process == 0
+
+
+async def test_waiting_too_long_in_the_same_process_raises_too(clients: list[redis.Redis]) -> None:
+    lock = TurnLock(clients[0], wait_seconds=0.2)
+    async with lock.hold("msteams/a:conv"):
+        with pytest.raises(TurnLockTimeout):
+            async with lock.hold("msteams/a:conv"):
+                pytest.fail("ran while another turn of this process held the conversation")
+
+
+async def test_a_crashed_process_frees_the_conversation_after_the_expiry(
+    clients: list[redis.Redis],
+) -> None:
+    # A process died holding the lock: its token stays until the key expires.
+    await clients[0].set(KEY, "token-of-a-dead-process", px=300)
+    lock = TurnLock(clients[1], wait_seconds=5)
+    started = asyncio.get_running_loop().time()
+    async with lock.hold("msteams/a:conv"):
+        waited = asyncio.get_running_loop().time() - started
+    assert 0.2 < waited < 2
+
+
+async def test_a_slow_turn_keeps_its_lock_beyond_the_expiry(clients: list[redis.Redis]) -> None:
+    slow = TurnLock(clients[0], ttl_seconds=0.3)
+    other = TurnLock(clients[1], wait_seconds=0.1)
+    async with slow.hold("msteams/a:conv"):
+        await asyncio.sleep(0.8)  # almost three expiries
+        with pytest.raises(TurnLockTimeout):
+            async with other.hold("msteams/a:conv"):
+                pytest.fail("the renewed lock was taken")
+
+
+async def test_release_never_deletes_a_lock_another_turn_holds_now(
+    clients: list[redis.Redis],
+) -> None:
+    lock = TurnLock(clients[0])
+    async with lock.hold("msteams/a:conv"):
+        # Our lock expired and another process took the conversation meanwhile.
+        await clients[1].set(KEY, "someone-else")
+    assert await clients[1].get(KEY) == b"someone-else"
+
+
+def test_a_lock_needs_a_positive_expiry(clients: list[redis.Redis]) -> None:
+    with pytest.raises(ValueError):
+        TurnLock(clients[0], ttl_seconds=0)

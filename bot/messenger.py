@@ -34,14 +34,25 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 # What Teams answers when the bot may not (or can no longer) post there: app not installed,
-# blocked by the user, conversation deleted, user left the tenant.
+# blocked by the user, conversation deleted, user left the tenant. The connector names some of
+# these by code with a 400 (the Agents Playground says UserNotFound for someone not in it).
 _REFUSED = frozenset({403, 404})
+_REFUSED_CODES = frozenset(
+    {"UserNotFound", "ConversationNotFound", "BotNotInConversationRoster", "ConversationBlocked"}
+)
 TEAMS_CHANNEL_ID = "msteams"
 
 
 def _status(error: ErrorResponseException) -> int | None:
     status = getattr(error.response, "status_code", None)
     return status if isinstance(status, int) else None
+
+
+def _refused(error: ErrorResponseException) -> bool:
+    """Whether the connector said this person or chat cannot be reached (not a passing fault)."""
+    body = getattr(error, "error", None)
+    code = getattr(getattr(body, "error", None), "code", None)
+    return _status(error) in _REFUSED or code in _REFUSED_CODES
 
 
 class ProactiveMessenger:
@@ -62,7 +73,7 @@ class ProactiveMessenger:
                 activity_id = await self._send_to(reference, activity)
                 return reference.conversation.id, activity_id
             except ErrorResponseException as error:
-                if _status(error) not in _REFUSED:
+                if not _refused(error):
                     raise
                 log.info(
                     "the stored chat with %s is gone (%s): opening a new one", object_id, error
@@ -87,7 +98,7 @@ class ProactiveMessenger:
         try:
             await self._adapter.continue_conversation(reference, replace, self._app_id)
         except ErrorResponseException as error:
-            if _status(error) not in _REFUSED:
+            if not _refused(error):
                 raise
             log.info("Teams refused to update %s in %s: %s", activity_id, conversation_id, error)
             return False
@@ -148,7 +159,7 @@ class ProactiveMessenger:
                 service_url=service_url,
             )
         except ErrorResponseException as error:
-            if _status(error) not in _REFUSED:
+            if not _refused(error):
                 raise
             log.info("Teams refused a chat with %s (app not installed?): %s", object_id, error)
             return None

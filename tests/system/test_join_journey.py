@@ -1,0 +1,214 @@
+"""An employee asks in Teams, the right owners decide in Teams, Exchange changes exactly once,
+and everyone is told: the whole product over real HTTP, Redis, saq and the sandbox tenant."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from approvals.models import RequestStatus
+from bot.cards.approval import message_card
+from bot.notifier import card_activity
+from bot.services import Dlbot
+from exchange.sandbox.server import ThreadedSandbox
+from tests.playground.harness import PEOPLE, Playground, eventually
+from tests.system.conftest import cards_out, members, said, tell, writes
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ALEX = PEOPLE["alexw"]
+MEGAN = PEOPLE["meganb"]
+LEE = PEOPLE["leeg"]
+ADELE = PEOPLE["adelev"]
+PATTI = PEOPLE["pattif"]
+
+
+async def _ask(playground: Playground, list_name: str, reason: str) -> None:
+    await tell(playground, f"add me to {list_name}", "Why do you need to join?")
+    await tell(playground, reason, "Send your request")
+    await tell(playground, "yes", "I've asked")
+
+
+async def _open_request(dlbot: Dlbot, list_address: str):  # type: ignore[no-untyped-def]
+    for request in await dlbot.approvals.requests_of(ALEX):
+        if request.group.address == list_address and request.is_open:
+            return request
+    raise AssertionError(f"no open request for {list_address}")
+
+
+async def test_an_owner_approves_and_the_membership_appears_exactly_once(
+    playground: Playground, dlbot: Dlbot, sandbox: ThreadedSandbox
+) -> None:
+    await playground.install()
+    await _ask(playground, "finance emea", "I moved to the EMEA finance team")
+    request = await _open_request(dlbot, "finance-emea@contoso.com")
+    request = await cards_out(dlbot, request.id, 2)
+    assert {c.approver_id for c in request.cards} == {MEGAN, LEE}
+    megan_card = request.card_of(MEGAN)
+    assert megan_card is not None
+    seen = len(playground.stream.events)
+
+    answer = await playground.invoke_card(
+        "approve",
+        {"requestId": request.id, "reason": "Welcome aboard"},
+        reply_to_id=megan_card.activity_id,
+        from_id=MEGAN,
+        conversation_id=megan_card.conversation_id,
+    )
+
+    assert "Approved by Megan Bowen" in json.dumps(answer)
+    await playground.stream.wait_for(said("you're now a member of Finance EMEA"), 20, seen)
+    assert members(sandbox, "finance-emea").count("alexw@contoso.com") == 1
+    assert writes(sandbox) == 1
+    done = await dlbot.approvals.get(request.id)
+    assert done.status is RequestStatus.COMPLETED
+
+
+async def test_a_second_owner_clicking_after_the_decision_changes_nothing(
+    playground: Playground, dlbot: Dlbot, sandbox: ThreadedSandbox
+) -> None:
+    (request,) = [
+        r for r in await dlbot.approvals.requests_of(ALEX) if r.group.address.startswith("finance")
+    ]
+    lee_card = request.card_of(LEE)
+    assert lee_card is not None
+    before = writes(sandbox)
+
+    answer = await playground.invoke_card(
+        "deny",
+        {"requestId": request.id},
+        reply_to_id=lee_card.activity_id,
+        from_id=LEE,
+        conversation_id=lee_card.conversation_id,
+    )
+
+    assert "Approved by Megan Bowen" in json.dumps(answer)
+    assert (await dlbot.approvals.get(request.id)).status is RequestStatus.COMPLETED
+    assert writes(sandbox) == before
+
+
+async def test_a_denial_reaches_the_requester_with_the_owners_reason(
+    playground: Playground, dlbot: Dlbot, sandbox: ThreadedSandbox
+) -> None:
+    await _ask(playground, "all-staff@contoso.com", "I'd like the all-hands mail")
+    request = await _open_request(dlbot, "all-staff@contoso.com")
+    request = await cards_out(dlbot, request.id, 1)
+    owner_card = request.cards[0]
+    seen = len(playground.stream.events)
+
+    answer = await playground.invoke_card(
+        "deny",
+        {"requestId": request.id, "reason": "Everyone is on it through HR"},
+        reply_to_id=owner_card.activity_id,
+        from_id=owner_card.approver_id,
+        conversation_id=owner_card.conversation_id,
+    )
+
+    assert "Declined by" in json.dumps(answer)
+    await playground.stream.wait_for(said("Everyone is on it through HR"), 20, seen)
+    assert "alexw@contoso.com" not in members(sandbox, "all-staff-5k")
+
+
+async def test_someone_who_is_not_an_owner_cannot_decide_and_nothing_changes(
+    playground: Playground, dlbot: Dlbot, sandbox: ThreadedSandbox
+) -> None:
+    await _ask(playground, "marketing@eu.contoso.com", "Covering the EU campaign")
+    request = await _open_request(dlbot, "marketing@eu.contoso.com")
+    await cards_out(dlbot, request.id, 1)
+    before = writes(sandbox)
+    # Patti owns nothing here. She clicks a card in her own chat whose data names Alex's
+    # request: card data is not trusted, the actor is checked against the owners now.
+    posted = await dlbot.edge.messenger.send(PATTI, card_activity(message_card("hello"), "x"))
+    assert posted is not None
+
+    answer = await playground.invoke_card(
+        "approve",
+        {"requestId": request.id},
+        reply_to_id=posted[1],
+        from_id=PATTI,
+        conversation_id=posted[0],
+    )
+
+    assert "not one of the people who can decide" in json.dumps(answer)
+    assert (await dlbot.approvals.get(request.id)).status is RequestStatus.PENDING
+    assert writes(sandbox) == before
+
+
+async def test_owners_teams_cannot_reach_are_replaced_by_the_fallback_approver(
+    playground: Playground, dlbot: Dlbot
+) -> None:
+    # The sales-team owners (jdoe, asmith) never installed the app: Teams refuses the chat.
+    seen = len(playground.stream.events)
+    await _ask(playground, "sales-team@contoso.com", "Covering for the sales lead")
+
+    await playground.stream.wait_for(said("could not be reached in Teams"), 20, seen)
+    request = await _open_request(dlbot, "sales-team@contoso.com")
+    assert [a.object_id for a in request.approvers] == [ADELE]
+    assert [c.approver_id for c in request.cards] == [ADELE]
+
+
+async def test_an_open_list_adds_at_once_without_asking_anyone(
+    playground: Playground, sandbox: ThreadedSandbox
+) -> None:
+    await tell(playground, "join the book club", "open to everyone")
+    seen = len(playground.stream.events)
+    await playground.send_message("yes")
+
+    await playground.stream.wait_for(said("you're now a member of Book Club"), 20, seen)
+    assert members(sandbox, "book-club").count("alexw@contoso.com") == 1
+
+
+async def test_a_member_is_told_so_before_anyone_is_asked(
+    playground: Playground, dlbot: Dlbot
+) -> None:
+    before = len(await dlbot.approvals.requests_of(ALEX))
+
+    await tell(playground, "add me to marketing@contoso.com", "already a member of Marketing")
+
+    assert len(await dlbot.approvals.requests_of(ALEX)) == before
+
+
+async def test_an_ownerless_list_goes_to_the_fallback_approver(
+    playground: Playground, dlbot: Dlbot, sandbox: ThreadedSandbox
+) -> None:
+    await tell(playground, "add me to former-interns@contoso.com", "Why do you need to join?")
+    await tell(playground, "I mentor the interns", "no owner who can approve")
+    await tell(playground, "yes", "Adele Vance")
+    request = await _open_request(dlbot, "former-interns@contoso.com")
+    request = await cards_out(dlbot, request.id, 1)
+    assert [c.approver_id for c in request.cards] == [ADELE]
+    seen = len(playground.stream.events)
+
+    await playground.invoke_card(
+        "approve",
+        {"requestId": request.id},
+        reply_to_id=request.cards[0].activity_id,
+        from_id=ADELE,
+        conversation_id=request.cards[0].conversation_id,
+    )
+
+    await playground.stream.wait_for(said("you're now a member of Former Interns"), 20, seen)
+    assert "alexw@contoso.com" in members(sandbox, "former-interns")
+
+
+async def test_every_approver_card_ends_up_showing_the_outcome(
+    playground: Playground, dlbot: Dlbot
+) -> None:
+    (request,) = [
+        r for r in await dlbot.approvals.requests_of(ALEX) if r.group.address.startswith("finance")
+    ]
+    lee_card = request.card_of(LEE)
+    assert lee_card is not None
+
+    async def lee_sees_outcome() -> bool:
+        answer = await playground.invoke_card(
+            "refresh",
+            {"requestId": request.id},
+            reply_to_id=lee_card.activity_id,
+            from_id=LEE,
+            conversation_id=lee_card.conversation_id,
+        )
+        return "is now a member" in json.dumps(answer)
+
+    assert await eventually(lee_sees_outcome)

@@ -38,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
         "--no-worker", action="store_true", help="serve only; run `dlbot worker` elsewhere"
     )
     commands.add_parser("worker", help="run a worker: approval cards, Exchange changes, updates")
+    demo = commands.add_parser(
+        "demo", help="everything local: sandbox tenant, Redis, bot, worker, Agents Playground"
+    )
+    demo.add_argument("--port", type=int, default=3978, help="the bot's port (3978)")
+    demo.add_argument("--sandbox-port", type=int, default=8443, help="sandbox tenant (8443)")
+    demo.add_argument(
+        "--playground-port", type=int, default=56150, help="requester's Playground; owner's +1"
+    )
 
     exchange = commands.add_parser("exchange", help="talk to Exchange Online as the bot does")
     exchange_commands = exchange.add_subparsers(dest="exchange_command", required=True)
@@ -69,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     settings = Settings(_env_file=args.env_file) if args.env_file else Settings()
-    if args.command in ("serve", "worker"):
+    if args.command in ("serve", "worker", "demo"):
         return _run(settings, args)
     if args.command == "exchange":
         try:
@@ -82,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.embedded_redis import EmbeddedRedisError
     from bot.run import serve, with_redis, work
 
     logging.getLogger().setLevel(logging.INFO)
@@ -90,13 +99,20 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with with_redis(settings) as ready:
             if args.command == "serve":
-                asyncio.run(
-                    serve(ready, host=args.host, port=args.port, with_worker=not args.no_worker)
-                )
+                with_worker = not args.no_worker
+                asyncio.run(serve(ready, host=args.host, port=args.port, with_worker=with_worker))
+            elif args.command == "demo":
+                from bot.demo import demo
+
+                ports = {"sandbox_port": args.sandbox_port, "playground_port": args.playground_port}
+                asyncio.run(demo(ready, bot_port=args.port, **ports))
             else:
                 asyncio.run(work(ready))
     except ExchangeConfigError as exc:
         print(f"{type(exc).__name__}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except EmbeddedRedisError as exc:
+        print(f"dlbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 

@@ -23,6 +23,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 LOCAL_REDIS_DIR = Path(".dlbot/redis")
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 async def until_stopped() -> None:
@@ -52,7 +53,9 @@ def with_redis(settings: Settings) -> Iterator[Settings]:
 @contextlib.asynccontextmanager
 async def serving(dlbot: Dlbot, host: str, port: int) -> AsyncIterator[web.AppRunner]:
     app = create_app(dlbot.settings, dlbot.bot, dlbot.edge)
-    runner = web.AppRunner(app, access_log=None)
+    # A turn still running at shutdown gets a few seconds, not aiohttp's default minute: Teams
+    # retries an unanswered activity, and stopping must not wait on a client that went away.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

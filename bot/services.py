@@ -66,7 +66,11 @@ class Dlbot:
         def bodies(ctx: dict[str, Any]) -> dict[JobName, JobBody]:
             return self.job_bodies()
 
-        return Worker(self.queue, job_functions(bodies), concurrency=concurrency)
+        worker: Worker[Any] = Worker(self.queue, job_functions(bodies), concurrency=concurrency)
+        # saq's start() takes over SIGINT/SIGTERM, which would leave the rest of the process
+        # (web server, sandbox, Playgrounds) running after Ctrl-C; run.until_stopped owns them.
+        worker.SIGNALS = []
+        return worker
 
 
 async def _fallback_approvers(

@@ -46,37 +46,25 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 
+from bot.playground import (  # noqa: F401  (re-exported: tests import them from the harness)
+    BOT_ID,
+    BOT_NAME,
+    CLI,
+    PEOPLE,
+    QUIET_ENV,
+    SANDBOX_TENANT_ID,
+    UserIds,
+    personal_chat_id,
+    playground_config,
+    teams_user_id,
+    write_config,
+)
+
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parents[2]
-CLI = ROOT / "node_modules" / ".bin" / "agentsplayground"
-DEMO_TENANT = ROOT / "exchange" / "sandbox" / "demo-tenant.json"
-
-SANDBOX_TENANT_ID = "9eac73f7-edc8-43b2-b610-30825ba9d199"
-BOT_ID = "28:dlbot-playground"
-BOT_NAME = "dlbot"
-
-# The six people of the mock tenant, by alias; the first is the default signed-in user.
-PEOPLE: dict[str, str] = {
-    "alexw": "9e986098-d981-4a25-9a89-5bf689ff5e3c",
-    "meganb": "610e5c9f-cf2a-4499-b142-baecacdfc76e",
-    "leeg": "069165b6-f31a-45ec-9da9-6372c99dfd5d",
-    "adelev": "e2e05ef4-6ef8-4057-8534-6fd142ebda0b",
-    "nestorw": "337f3ef0-df32-4e4f-bc68-618b22ee068c",
-    "pattif": "494b3660-a89e-418c-9b1d-c38f998207fa",
-}
-
-# Telemetry off: Application Insights' statsbeat/heartbeat would try to reach the internet.
-QUIET_ENV = {
-    "TEAMSAPPTESTER_BROWSER": "none",
-    "APPLICATION_INSIGHTS_NO_STATSBEAT": "1",
-    "APPLICATIONINSIGHTS_CONFIGURATION_CONTENT": json.dumps(
-        {"disableAppInsights": True, "enableAutoCollectHeartbeat": False, "disableStatsbeat": True}
-    ),
-}
 START_TIMEOUT_SECONDS = 30.0
 
 
@@ -93,64 +81,6 @@ async def eventually(check: Callable[[], Awaitable[T]], within: float = 10.0) ->
             if result:
                 return result
             await asyncio.sleep(0.05)
-
-
-UserIds = Literal["teams", "object"]
-
-
-def teams_user_id(alias: str, user_ids: UserIds = "teams") -> str:
-    return f"29:{PEOPLE[alias]}" if user_ids == "teams" else PEOPLE[alias]
-
-
-def personal_chat_id(alias: str) -> str:
-    return f"a:personal-{alias}"
-
-
-def _user(alias: str, directory: dict[str, dict[str, Any]], user_ids: UserIds) -> dict[str, str]:
-    person = directory[PEOPLE[alias]]
-    return {
-        "id": teams_user_id(alias, user_ids),
-        "name": person["display_name"],
-        "userPrincipleName": person["email"],  # sic: the Playground's spelling
-        "aadObjectId": PEOPLE[alias],
-        "givenName": person["first_name"],
-        "surname": person["last_name"],
-        "email": person["email"],
-    }
-
-
-def playground_config(current_user: str = "alexw", user_ids: UserIds = "teams") -> dict[str, Any]:
-    """The mock tenant: the signed-in `current_user` and exactly five others."""
-    if current_user not in PEOPLE:
-        raise ValueError(f"current_user must be one of {sorted(PEOPLE)}")
-    tenant = json.loads(DEMO_TENANT.read_text(encoding="utf-8"))
-    if tenant["tenant"]["id"] != SANDBOX_TENANT_ID:
-        raise PlaygroundError("the sandbox demo tenant changed its id: update the harness")
-    directory = {user["id"]: user for user in tenant["users"]}
-    return {
-        "version": "0.1.1",
-        "tenantId": SANDBOX_TENANT_ID,
-        "bot": {"id": BOT_ID, "name": BOT_NAME},
-        "currentUser": _user(current_user, directory, user_ids),
-        "users": [_user(alias, directory, user_ids) for alias in PEOPLE if alias != current_user],
-        "personalChat": {"id": personal_chat_id(current_user)},
-        "groupChat": {"id": "19:dlbot-group@thread.v2", "name": "Finance chat"},
-        "team": {
-            "id": "19:dlbot-team@thread.tacv2",
-            "name": "Contoso",
-            "aadGroupId": "b5a3bb6e-2d6f-4a8b-9b1e-0c5a2a3c1f01",
-            "channels": [],
-        },
-    }
-
-
-def write_config(workdir: Path, current_user: str = "alexw", user_ids: UserIds = "teams") -> Path:
-    # JSON is YAML: no YAML writer needed, and no quoting surprises (29:..., a:...).
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / ".m365agentsplayground.yml"
-    config = playground_config(current_user, user_ids)
-    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
-    return path
 
 
 def _free_port() -> int:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.playground import DEMO_TENANT
 from tests.playground.harness import (
-    DEMO_TENANT,
     PEOPLE,
     SANDBOX_TENANT_ID,
     playground_config,

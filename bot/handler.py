@@ -117,7 +117,7 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
     async def _act(self, action: CardAction, object_id: str, activity: Activity) -> dict[str, Any]:
         if action.verb is Verb.REFRESH:
             request = await self._approvals.get(action.request_id)
-            return self._card_for(request, object_id)
+            return self._card_for(request, object_id, activity)
         actor = await self._people.person(object_id)
         if actor is None:
             return message_card(texts.UNKNOWN_PERSON)
@@ -129,7 +129,7 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
                 reason=action.reason,
             )
         except AlreadyDecided as already:
-            return self._card_for(already.request, object_id)
+            return self._card_for(already.request, object_id, activity)
         except SelfApproval:
             return message_card(texts.CARD_OWN_REQUEST)
         except NotAnApprover:
@@ -140,13 +140,18 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
                 object_id,
             )
             return message_card(texts.CARD_NOT_AN_APPROVER)
-        return self._card_for(request, object_id)
+        return self._card_for(request, object_id, activity)
 
-    def _card_for(self, request: ApprovalRequest, object_id: str) -> dict[str, Any]:
-        pending = request.status is RequestStatus.PENDING
-        return approval_card(
-            request, actionable=pending and request.approver(object_id) is not None
+    def _card_for(
+        self, request: ApprovalRequest, object_id: str, activity: Activity
+    ) -> dict[str, Any]:
+        """The card as this viewer should see it; an approver's keeps refreshing while pending."""
+        actionable = (
+            request.status is RequestStatus.PENDING and request.approver(object_id) is not None
         )
+        teams_id = activity.from_property.id if activity.from_property else None
+        refresh = (teams_id,) if actionable and teams_id else ()
+        return approval_card(request, actionable=actionable, refresh_user_ids=refresh)
 
 
 def _object_id(activity: Activity) -> str | None:

@@ -16,6 +16,7 @@ from approvals.models import ApprovalRequest, Approver, CardRef, Person
 from approvals.ports import NoticeKind
 from bot import texts
 from bot.cards.approval import approval_card
+from bot.references import TeamsUser
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,33 @@ def card_activity(card: dict[str, Any], summary: str) -> Activity:
     return activity
 
 
+class TeamsUsers(Protocol):
+    async def user(self, object_id: str) -> TeamsUser | None: ...
+
+
 class TeamsNotifier:
-    def __init__(self, messenger: Messenger, *, admin_object_ids: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        messenger: Messenger,
+        *,
+        teams_users: TeamsUsers | None = None,
+        admin_object_ids: tuple[str, ...] = (),
+    ) -> None:
         self._messenger = messenger
+        self._teams_users = teams_users
         self._admins = admin_object_ids
 
+    async def _refresh_ids(self, approver: Approver) -> tuple[str, ...]:
+        """The approver's Teams user id, when the bot has met them: Teams then redraws the
+        card live for them, and anyone the card is forwarded to sees no buttons."""
+        if self._teams_users is None:
+            return ()
+        known = await self._teams_users.user(approver.object_id)
+        return (known.user_id,) if known else ()
+
     async def send_card(self, approver: Approver, request: ApprovalRequest) -> CardRef | None:
-        card = approval_card(request, actionable=True)
+        refresh_ids = await self._refresh_ids(approver)
+        card = approval_card(request, actionable=True, refresh_user_ids=refresh_ids)
         summary = f"{request.requester.display_name} asks to join {request.group.display_name}"
         posted = await self._messenger.send(approver.object_id, card_activity(card, summary))
         if posted is None:
@@ -52,8 +73,11 @@ class TeamsNotifier:
         )
 
     async def update_card(self, card: CardRef, request: ApprovalRequest) -> None:
-        actionable = request.approver(card.approver_id) is not None
-        drawn = approval_card(request, actionable=actionable)
+        approver = request.approver(card.approver_id)
+        refresh_ids = await self._refresh_ids(approver) if approver else ()
+        drawn = approval_card(
+            request, actionable=approver is not None, refresh_user_ids=refresh_ids
+        )
         summary = f"{request.group.display_name}: {texts.card_outcome(request)}"
         updated = await self._messenger.update(
             card.conversation_id, card.activity_id, card_activity(drawn, summary)

@@ -132,7 +132,9 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             store=RedisRequestStore(edge.redis),
             approvers=owners,
             notifier=TeamsNotifier(
-                edge.messenger, admin_object_ids=settings.admin_alert_object_ids()
+                edge.messenger,
+                teams_users=edge.references,
+                admin_object_ids=settings.admin_alert_object_ids(),
             ),
             jobs=SaqJobQueue(queue),
             writer=ExchangeMembershipWriter(exchange),

@@ -80,19 +80,19 @@ def card_outcome(request: ApprovalRequest) -> str:
     """The line an approver's card shows once the request is no longer waiting."""
     decision = request.decision
     by = decision.actor.display_name if decision else ""
-    reason = f' "{decision.reason}"' if decision and decision.reason else ""
+    reason = f': "{decision.reason}"' if decision and decision.reason else ""
     match request.status:
         case RequestStatus.PENDING:
             return "Waiting for a decision."
         case RequestStatus.APPROVED:
             if request.auto_approved:
                 return f"No approval needed ({request.auto_approved}); being added."
-            return f"Approved by {by}.{reason} Being added."
+            return f"Approved by {by}{reason}. Being added."
         case RequestStatus.COMPLETED:
-            prefix = f"Approved by {by}.{reason} " if decision else ""
+            prefix = f"Approved by {by}{reason}. " if decision else ""
             return f"{prefix}{request.requester.display_name} is now a member."
         case RequestStatus.DENIED:
-            return f"Declined by {by}.{reason}"
+            return f"Declined by {by}{reason}."
         case RequestStatus.CANCELLED:
             return f"Cancelled by {request.requester.display_name}."
         case RequestStatus.EXPIRED:

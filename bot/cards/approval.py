@@ -38,7 +38,7 @@ def approval_card(
         {"title": "Asked", "value": _when(request)},
     ]
     if request.justification:
-        facts.append({"title": "Reason", "value": request.justification})
+        facts.append({"title": "Why", "value": request.justification})
     body: list[dict[str, Any]] = [
         {
             "type": "Container",
@@ -67,7 +67,7 @@ def approval_card(
             {
                 "type": "Input.Text",
                 "id": "reason",
-                "label": "Reason (optional)",
+                "label": "Your reason (optional)",
                 "placeholder": f"Shown to {requester.display_name}",
                 "maxLength": 500,
             }

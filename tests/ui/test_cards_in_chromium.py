@@ -118,7 +118,7 @@ async def test_the_owner_sees_the_approval_card_in_her_own_chat(
     assert megan_card.conversation_id == owner_playground.personal_chat_id
 
     await ui.run(
-        "waitText", page=megan, text="Reason (optional)", card=CARD, timeout_ms=CARD_WAIT_MS
+        "waitText", page=megan, text="Your reason (optional)", card=CARD, timeout_ms=CARD_WAIT_MS
     )
 
     (shown,) = (await ui.run("cards", page=megan))["cards"]
@@ -134,13 +134,13 @@ async def test_the_owner_approves_in_the_card_and_it_turns_into_the_outcome(
 ) -> None:
     ui, megan = pages.ui, pages.owner
 
-    await ui.run("fill", page=megan, card=CARD, label="Reason (optional)", text=OWNER_REASON)
+    await ui.run("fill", page=megan, card=CARD, label="Your reason (optional)", text=OWNER_REASON)
     await ui.run("click", page=megan, card=CARD, name="Approve")
 
     await ui.run("waitText", page=megan, card=CARD, text="Approved by Megan Bowen")
     await ui.run("waitText", page=megan, card=CARD, text="is now a member", timeout_ms=CARD_WAIT_MS)
     (shown,) = (await ui.run("cards", page=megan))["cards"]
-    assert f'Approved by Megan Bowen. "{OWNER_REASON}"' in shown
+    assert f'Approved by Megan Bowen: "{OWNER_REASON}".' in shown
     assert (await ui.run("buttons", page=megan, card=CARD))["buttons"] == []
     decided = await _finance_request(dlbot)
     assert decided.decision is not None

@@ -161,6 +161,12 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             join=join,
             bot=bot,
         )
+        async def exchange_token() -> None:
+            # The cached token makes this free while it is valid; when it is not, this is the
+            # same fetch the next Exchange call would need, so a failure here is a real one.
+            await exchange.tokens.token()
+
+        edge.readiness_checks["exchange"] = exchange_token
         await _load_index(dlbot)
         follower = asyncio.create_task(_follow(dlbot), name="dlbot-index-follow")
         yield dlbot

@@ -212,3 +212,13 @@ async def test_every_approver_card_ends_up_showing_the_outcome(
         return "is now a member" in json.dumps(answer)
 
     assert await eventually(lee_sees_outcome)
+
+
+async def test_readiness_reports_redis_and_exchange(dlbot: Dlbot, bot_url: str) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(f"{bot_url}/readyz") as response:
+        body = await response.json()
+
+    assert response.status == 200
+    assert body["checks"] == {"redis": "ok", "exchange": "ok"}

@@ -41,7 +41,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -57,12 +56,15 @@ from bot.playground import (  # noqa: F401  (re-exported: tests import them from
     PEOPLE,
     QUIET_ENV,
     SANDBOX_TENANT_ID,
+    PlaygroundUnavailable,
     UserIds,
     personal_chat_id,
     playground_config,
     teams_user_id,
     write_config,
 )
+from bot.playground import command as playground_command
+from bot.playground import environment as playground_environment
 
 T = TypeVar("T")
 START_TIMEOUT_SECONDS = 30.0
@@ -180,34 +182,18 @@ class Playground:
         current_user: str = "alexw",
         user_ids: UserIds = "teams",
     ) -> AsyncIterator[Playground]:
-        if not CLI.exists():
-            raise PlaygroundError(f"{CLI} is missing: run ./dev test (it runs npm ci)")
-        node = shutil.which("node")
-        if node is None:
-            raise PlaygroundError("node is not installed (the Playground needs Node 20)")
+        try:
+            command = playground_command(bot_endpoint, _free_port())
+        except PlaygroundUnavailable as missing:
+            raise PlaygroundError(f"{missing} (./dev test runs npm ci)") from None
         config = playground_config(current_user, user_ids)
         write_config(workdir, current_user, user_ids)
-        port = _free_port()
         log_path = workdir / "playground.log"
-        env = {
-            **os.environ,
-            **QUIET_ENV,
-            "HOME": str(workdir),  # whatever it caches stays in the test's directory
-            "M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(workdir / ".m365agentsplayground.yml"),
-        }
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
-                node,
-                str(CLI.resolve()),
-                "--disable-telemetry",
-                "-p",
-                str(port),
-                "-e",
-                bot_endpoint,
-                "-c",
-                "msteams",
+                *command,
                 cwd=workdir,
-                env=env,
+                env=playground_environment(workdir, dict(os.environ)),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,

@@ -161,6 +161,7 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             join=join,
             bot=bot,
         )
+
         async def exchange_token() -> None:
             # The cached token makes this free while it is valid; when it is not, this is the
             # same fetch the next Exchange call would need, so a failure here is a real one.

@@ -7,10 +7,23 @@ keys that must change together share a hash tag (the part in braces):
     dlbot:user:{<requester>}:open:<list>:<kind> the id of the requester's open request for a list
     dlbot:user:{<requester>}:requests           sorted set of the requester's request ids
     dlbot:user:{<requester>}:seq                counter giving that set its order (newest last)
+    dlbot:{open}:requests                       sorted set of open request ids by updated_at,
+                                                less those the sweeper set aside
+    dlbot:{open}:versions                       hash: open request id -> its version there
     dlbot:audit                                 the audit trail (a stream, never trimmed)
 
 A request and its requester's keys live in different slots, so they are never changed in one
 atomic step; the store orders its writes so that any crash in between is repaired later.
+
+The open-request index (the two {open} keys, one slot of their own, changed together by scripts)
+is how the sweeper finds requests whose next job was lost. On a single Redis it could change in
+the request's own script, but on Cluster a script cannot reach two slots, so the store updates it
+with a separate command after each change of a request, and only ever forward (a late update of
+an older version is ignored). A crash in between leaves the index stale, never wrong for long:
+whoever reads it checks each entry against the request itself, and drops entries for requests
+that are gone, final, or never got their claim (a create that died half way). All open requests
+share this one slot, so it lives on one Cluster node; it holds ids only, and only of open
+requests, so it stays small.
 """
 
 from __future__ import annotations
@@ -19,6 +32,8 @@ import re
 
 PREFIX = "dlbot"
 AUDIT_STREAM = f"{PREFIX}:audit"
+OPEN_REQUESTS = f"{PREFIX}:{{open}}:requests"
+OPEN_VERSIONS = f"{PREFIX}:{{open}}:versions"
 
 # What new_request_id() makes (token_urlsafe), with room for ids made another way later.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -5,17 +5,26 @@ Works on a single Redis and on Redis Cluster: every script touches keys of one h
 `create` writes in an order that leaves nothing wrong behind a crash:
 
 1. the request hash is written under its fresh random id (nothing points at it yet);
-2. one script on the requester's slot claims the open-request key (SET unless another live id
+2. the id goes into the index of open requests (before the claim: a request that won its claim
+   but is missing from the index could never be found again if its job were lost);
+3. one script on the requester's slot claims the open-request key (SET unless another live id
    holds it) and lists the id in the requester's sorted set, atomically;
-3. a loser deletes its unclaimed hash and returns the request holding the claim.
+4. a loser deletes its unclaimed hash and its index entry and returns the request holding the
+   claim.
 
 A claim left pointing at a missing or final request (a crash between a request's final
 compare-and-set and the release of its claim) is taken over by the next create: the repair is a
 compare-and-set on the claim itself, so two repairers cannot both win.
+
+The index of open requests is updated after each compare-and-set, in its own slot; a crash in
+between leaves an entry behind or out of date, which open_requests notices (it reads every
+request it lists) and repairs: an entry for a request gone, final, or never claimed (step 4 or
+step 3 did not happen) is dropped, and one behind its request is moved up to it.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as redis
@@ -59,6 +68,41 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
 return 1
 """
 
+# KEYS: open index (sorted set), indexed versions (hash). ARGV: id, version, updated_at as epoch
+# seconds. Lists the request at this version unless the index already has this version or a
+# later one (updates of one request may arrive out of order). Returns 1 when it did.
+_INDEX_PUT = """
+local known = redis.call('HGET', KEYS[2], ARGV[1])
+if known and tonumber(known) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS: as _INDEX_PUT. ARGV: id. The request is final (or was never really created).
+_INDEX_DROP = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('HDEL', KEYS[2], ARGV[1])
+"""
+
+# KEYS: as _INDEX_PUT. ARGV: id, version. Unlists the request until a later version is indexed,
+# unless one already is; a request not in the index (final) stays out of it.
+_SET_ASIDE = """
+local known = redis.call('HGET', KEYS[2], ARGV[1])
+if not known or tonumber(known) > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return redis.call('ZREM', KEYS[1], ARGV[1])
+"""
+
+_INDEX_KEYS = [keys.OPEN_REQUESTS, keys.OPEN_VERSIONS]
+
+# How many index entries open_requests reads per round trip.
+_INDEX_PAGE = 100
+
 # A claim can only be found stale again if requests keep going final in between; a few rounds
 # are plenty, and running out means something is badly wrong rather than busy.
 _CLAIM_ROUNDS = 5
@@ -77,6 +121,9 @@ class RedisRequestStore:
         self._claim = redis_client.register_script(_CLAIM)
         self._release = redis_client.register_script(_RELEASE)
         self._compare_and_set = redis_client.register_script(_COMPARE_AND_SET)
+        self._index_put_script = redis_client.register_script(_INDEX_PUT)
+        self._index_drop_script = redis_client.register_script(_INDEX_DROP)
+        self._set_aside_script = redis_client.register_script(_SET_ASIDE)
 
     async def create(self, request: ApprovalRequest) -> tuple[ApprovalRequest, bool]:
         if not request.is_open:
@@ -94,6 +141,7 @@ class RedisRequestStore:
                 mapping={"version": str(request.version), "json": request.model_dump_json()},
             )
         )
+        await self._index_put(request)
         stale = ""
         for _ in range(_CLAIM_ROUNDS):
             holder = _text(await self._claim(keys=claim_keys, args=[request.id, stale]))
@@ -102,9 +150,11 @@ class RedisRequestStore:
             existing = await self.get(holder)
             if existing is not None and existing.is_open:
                 await self._redis.delete(request_key)
+                await self._index_drop(request.id)
                 return existing, False
             stale = holder
         await self._redis.delete(request_key)
+        await self._index_drop(request.id)
         raise ConcurrentUpdate(request.id, request.version)
 
     async def get(self, request_id: str) -> ApprovalRequest | None:
@@ -124,9 +174,11 @@ class RedisRequestStore:
             raise RequestNotFound(new.id)
         if result == 0:
             raise ConcurrentUpdate(new.id, expected_version)
-        if not new.is_open:
-            claim = keys.open_request(new.requester.object_id, new.group.object_id, new.kind)
-            await self._release(keys=[claim], args=[new.id])
+        if new.is_open:
+            await self._index_put(new)
+        else:
+            await self._index_drop(new.id)
+            await self._release(keys=[_claim_key(new)], args=[new.id])
         return new
 
     async def open_request(
@@ -155,6 +207,77 @@ class RedisRequestStore:
             for document in documents
             if document is not None
         ]
+
+    async def open_requests(self, updated_before: datetime, limit: int) -> list[ApprovalRequest]:
+        cutoff = updated_before.timestamp()
+        found: list[ApprovalRequest] = []
+        offset = 0  # entries before this one stay in the range and were dealt with
+        while len(found) < limit:
+            page = [
+                _text(entry)
+                for entry in await self._redis.zrangebyscore(
+                    keys.OPEN_REQUESTS, "-inf", f"({cutoff!r}", start=offset, num=_INDEX_PAGE
+                )
+            ]
+            if not page:
+                break
+            for request_id, request in zip(page, await self._listed(page), strict=True):
+                if request is None:
+                    # Gone, final, or never claimed: the index outlived a crash.
+                    await self._index_drop(request_id)
+                elif request.updated_at >= updated_before:
+                    # The index is behind its request (a crash after its compare-and-set).
+                    if not await self._index_put(request):
+                        offset += 1
+                else:
+                    found.append(request)
+                    offset += 1
+                if len(found) == limit:
+                    break
+            if len(page) < _INDEX_PAGE:
+                break
+        return found
+
+    async def set_aside(self, request_id: str, version: int) -> None:
+        await self._set_aside_script(keys=_INDEX_KEYS, args=[request_id, str(version)])
+
+    async def _listed(self, ids: list[str]) -> list[ApprovalRequest | None]:
+        """The request behind each index entry, or None where there is no live open request:
+        none by that id, a final one, or one not holding its requester's claim."""
+        readable = [i for i in ids if keys.is_request_id(i)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for request_id in readable:
+                pipe.hget(keys.request(request_id), "json")
+            documents = await pipe.execute()
+        candidates = [
+            request
+            for request in map(ApprovalRequest.model_validate_json, filter(None, documents))
+            if request.is_open
+        ]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for request in candidates:
+                pipe.get(_claim_key(request))
+            holders = await pipe.execute()
+        live = {
+            request.id: request
+            for request, holder in zip(candidates, holders, strict=True)
+            if holder is not None and _text(holder) == request.id
+        }
+        return [live.get(request_id) for request_id in ids]
+
+    async def _index_put(self, request: ApprovalRequest) -> bool:
+        listed = await self._index_put_script(
+            keys=_INDEX_KEYS,
+            args=[request.id, str(request.version), repr(request.updated_at.timestamp())],
+        )
+        return bool(listed)
+
+    async def _index_drop(self, request_id: str) -> None:
+        await self._index_drop_script(keys=_INDEX_KEYS, args=[request_id])
+
+
+def _claim_key(request: ApprovalRequest) -> str:
+    return keys.open_request(request.requester.object_id, request.group.object_id, request.kind)
 
 
 if TYPE_CHECKING:  # mypy proves the Redis store satisfies the port

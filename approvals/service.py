@@ -5,8 +5,9 @@ worker processes can run this at once: the first decision wins, and a change is 
 Exchange and reported once. Anything slow or fallible that follows a change (posting cards,
 writing to Exchange, redrawing cards) runs as a job, queued right after the change is stored,
 so a Teams or Exchange failure is retried by the queue rather than lost, and each job is safe to
-run twice. (A process dying in the instant between storing a change and queueing its job leaves
-the request waiting; the JobQueue port cannot join the store's write; see the package docstring.)
+run twice. A process dying in the instant between storing a change and queueing its job (the
+JobQueue port cannot join the store's write) leaves the request waiting without a job:
+resume_stalled, which every worker runs each minute, queues it again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from approvals import state
@@ -59,6 +60,9 @@ CMDLETS = {
 _CAS_ROUNDS = 16
 
 Step = Callable[[ApprovalRequest], ApprovalRequest]
+
+# How many open requests resume_stalled reads from the store at once (it reads them all).
+_SWEEP_PAGE = 100
 
 
 def utc_now() -> datetime:
@@ -264,6 +268,9 @@ class ApprovalService:
             )
             await self._record(AuditAction.UNREACHABLE, request, detail=problem)
             await self._alert(request, problem)
+            # Delivery ran and reached nobody: resume_stalled must not take this request for one
+            # whose delivery was lost, and deliver (and alert) again.
+            await self._store.set_aside(request.id, request.version)
 
     async def _send_cards(self, request: ApprovalRequest) -> tuple[ApprovalRequest, list[Approver]]:
         reached: list[Approver] = []
@@ -414,6 +421,45 @@ class ApprovalService:
         if failures:
             raise failures[0]
 
+    # Sweeping -----------------------------------------------------------------------------
+
+    async def resume_stalled(self, *, older_than_seconds: float = 60) -> int:
+        """Queue again the job of every open request left without one: stored by a process
+        that died before queueing its job. Returns how many requests it queued a job for.
+
+        Looks at open requests unchanged for `older_than_seconds` (longer than their jobs
+        take to be picked up), each once per version (the store sets them aside): a pending
+        request with no card posted gets DELIVER_CARDS, an approved one EXECUTE. Nothing else:
+        a request waiting for an approver needs no job, and no one is told anything. Both jobs
+        are keyed per request, so one queued for a request whose job is in fact queued or
+        running is dropped by the queue, and both are safe to run again anyway.
+        """
+        cutoff = self._clock() - timedelta(seconds=older_than_seconds)
+        seen: set[tuple[str, int]] = set()
+        resumed = 0
+        while True:
+            page = await self._store.open_requests(cutoff, _SWEEP_PAGE)
+            fresh = [r for r in page if (r.id, r.version) not in seen]
+            for request in fresh:
+                seen.add((request.id, request.version))
+                job = _lost_job(request)
+                if job is not None:
+                    await self._jobs.enqueue(job, request.id)
+                    resumed += 1
+                    log.info(
+                        "request %s (%s) unchanged since %s: queued %s again",
+                        request.id,
+                        request.status.value,
+                        request.updated_at.isoformat(),
+                        job.value,
+                    )
+                # After queueing: a crash before this line only means looking at it again.
+                await self._store.set_aside(request.id, request.version)
+            # A short page is the last; a page of nothing new means set_aside could not
+            # unlist them (changed meanwhile), and they are looked at again next time.
+            if len(page) < _SWEEP_PAGE or not fresh:
+                return resumed
+
     # Plumbing -----------------------------------------------------------------------------
 
     async def _change(self, request: ApprovalRequest, step: Step) -> ApprovalRequest:
@@ -448,6 +494,15 @@ class ApprovalService:
             await self._notifier.alert_admins(request, problem)
         except Exception:
             log.exception("alerting the admins about request %s failed: %s", request.id, problem)
+
+
+def _lost_job(request: ApprovalRequest) -> JobName | None:
+    """The job an open request unchanged for a while may have lost, if any."""
+    if request.status is RequestStatus.PENDING and not request.cards:
+        return JobName.DELIVER_CARDS  # submitted, and no card out: its delivery may be lost
+    if request.status is RequestStatus.APPROVED:
+        return JobName.EXECUTE  # approved and not carried out: its execution may be lost
+    return None
 
 
 def _without(approvers: tuple[Approver, ...], person: Person) -> tuple[Approver, ...]:

@@ -6,6 +6,7 @@ The Redis store (approvals.redis_store) and this one pass the same contract test
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from approvals.errors import ConcurrentUpdate, RequestNotFound
@@ -37,6 +38,18 @@ class RequestStore(Protocol):
         """The requester's requests, newest first."""
         ...
 
+    async def open_requests(self, updated_before: datetime, limit: int) -> list[ApprovalRequest]:
+        """Open (pending or approved) requests last changed before `updated_before` (aware),
+        least recently changed first (then by id), at most `limit`; for finding requests whose
+        next job was lost. A request set aside at the version it is now is left out."""
+        ...
+
+    async def set_aside(self, request_id: str, version: int) -> None:
+        """Leave this version of the request out of open_requests: it has been looked at, and
+        needs no more sweeping until it changes. Its next version is listed again. Nothing
+        happens when the request is already past `version`, final, or unknown."""
+        ...
+
 
 OpenKey = tuple[str, str, RequestKind]
 
@@ -53,6 +66,8 @@ class InMemoryRequestStore:
         self._requests: dict[str, ApprovalRequest] = {}
         self._open: dict[OpenKey, str] = {}
         self._of_requester: dict[str, list[str]] = {}
+        self._open_ids: set[str] = set()  # as the Redis store's index of open requests
+        self._set_aside: dict[str, int] = {}  # id -> the version set aside
 
     async def create(self, request: ApprovalRequest) -> tuple[ApprovalRequest, bool]:
         if not request.is_open:
@@ -64,6 +79,7 @@ class InMemoryRequestStore:
         self._requests[request.id] = request
         self._open[key] = request.id
         self._of_requester.setdefault(request.requester.object_id, []).append(request.id)
+        self._open_ids.add(request.id)
         return request, True
 
     async def get(self, request_id: str) -> ApprovalRequest | None:
@@ -79,6 +95,9 @@ class InMemoryRequestStore:
         key = open_key(new)
         if not new.is_open and self._open.get(key) == new.id:
             del self._open[key]
+        if not new.is_open:
+            self._open_ids.discard(new.id)
+            self._set_aside.pop(new.id, None)
         return new
 
     async def open_request(
@@ -90,6 +109,22 @@ class InMemoryRequestStore:
     async def requests_of(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
         ids = self._of_requester.get(requester_id, [])
         return [self._requests[i] for i in reversed(ids[-limit:])] if limit > 0 else []
+
+    async def open_requests(self, updated_before: datetime, limit: int) -> list[ApprovalRequest]:
+        if limit <= 0:
+            return []
+        listed = [
+            request
+            for request in map(self._requests.__getitem__, self._open_ids)
+            if request.updated_at < updated_before
+            and self._set_aside.get(request.id) != request.version
+        ]
+        return sorted(listed, key=lambda r: (r.updated_at, r.id))[:limit]
+
+    async def set_aside(self, request_id: str, version: int) -> None:
+        stored = self._requests.get(request_id)
+        if stored is not None and request_id in self._open_ids and stored.version == version:
+            self._set_aside[request_id] = version
 
 
 if TYPE_CHECKING:  # mypy proves the in-memory store satisfies the port

@@ -4,6 +4,9 @@ Jobs live in Redis, so a request's next step survives restarts of any bot or wor
 number of workers on any number of machines share them. Execution is keyed by request, so a
 request is never queued for execution twice at once; card redraws are keyed uniquely, because
 a redraw queued while another runs must still happen (it reads the request as it is then).
+
+Every worker also runs a sweep each minute (`sweep_job`) that queues again the job of a request
+whose process died between storing it and queueing its job (ApprovalService.resume_stalled).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from saq import Job, Queue
+from saq import CronJob, Job, Queue
 
 from approvals.ports import JobName
 
@@ -65,6 +68,14 @@ class SaqJobQueue:
 
 JobBody = Callable[[str], Awaitable[None]]
 
+# The sweep runs each minute, on the minute. saq keys a cron job by its function's name, so
+# however many workers schedule it, one run per minute is queued, and one worker runs it.
+SWEEP_CRON = "* * * * *"
+SWEEP_FUNCTION = "resume_stalled"
+# A sweep reads every open request left unchanged for a minute and sets it aside; it may take a
+# while after an outage, and running a minute late costs nothing (the next one starts over).
+SWEEP_TIMEOUT_SECONDS = 50
+
 
 def job_functions(bodies: Callable[[dict[str, Any]], dict[JobName, JobBody]]) -> list[Any]:
     """saq functions, one per JobName, each handing its request id to the body the worker's
@@ -78,3 +89,15 @@ def job_functions(bodies: Callable[[dict[str, Any]], dict[JobName, JobBody]]) ->
         return run
 
     return [make(job) for job in JobName]
+
+
+def sweep_job(sweep: Callable[[], Awaitable[int]]) -> CronJob[Any]:
+    """The saq cron job running `sweep` (ApprovalService.resume_stalled) once a minute."""
+
+    async def run(ctx: dict[str, Any]) -> int:
+        return await sweep()
+
+    run.__name__ = run.__qualname__ = SWEEP_FUNCTION  # saq keys cron jobs by name
+    # One attempt (saq counts the first run as one of `retries`): a failed sweep is simply
+    # the next minute's to repeat.
+    return CronJob(run, cron=SWEEP_CRON, timeout=SWEEP_TIMEOUT_SECONDS, retries=1)

@@ -26,7 +26,7 @@ from approvals.service import ApprovalService
 from bot.app import EdgeServices, build_services
 from bot.dialogs.join_dialog import JoinDialog, JoinDialogServices
 from bot.handler import DlBot
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions
+from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions, sweep_job
 from bot.notifier import TeamsNotifier
 from bot.settings import Settings
 from exchange.client import ExchangeClient
@@ -66,7 +66,15 @@ class Dlbot:
         def bodies(ctx: dict[str, Any]) -> dict[JobName, JobBody]:
             return self.job_bodies()
 
-        worker: Worker[Any] = Worker(self.queue, job_functions(bodies), concurrency=concurrency)
+        worker: Worker[Any] = Worker(
+            self.queue,
+            job_functions(bodies),
+            # A bot or worker that dies between storing a request and queueing its job leaves
+            # the request with no job; this sweep, in every worker and run by one each minute
+            # (saq keys the cron job), queues the lost job again (see resume_stalled).
+            cron_jobs=[sweep_job(self.approvals.resume_stalled)],
+            concurrency=concurrency,
+        )
         # saq's start() takes over SIGINT/SIGTERM, which would leave the rest of the process
         # (web server, sandbox, Playgrounds) running after Ctrl-C; run.until_stopped owns them.
         worker.SIGNALS = []

@@ -11,7 +11,7 @@ import pytest
 from approvals.audit import InMemoryAudit
 from approvals.models import ApprovalRequest, ListRef, Person, RequestKind
 from approvals.service import ApprovalService
-from approvals.store import InMemoryRequestStore
+from approvals.store import InMemoryRequestStore, RequestStore
 from approvals.testing import (
     InMemoryJobQueue,
     InMemoryMembershipWriter,
@@ -41,7 +41,7 @@ class Harness:
     """The service wired to in-memory fakes, each reachable for assertions."""
 
     clock: Clock = field(default_factory=Clock)
-    store: InMemoryRequestStore = field(default_factory=InMemoryRequestStore)
+    store: RequestStore = field(default_factory=InMemoryRequestStore)
     approvers: StaticApprovers = field(
         default_factory=lambda: StaticApprovers(
             owners={

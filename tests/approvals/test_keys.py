@@ -25,6 +25,10 @@ def test_a_requesters_claim_list_and_counter_hash_to_one_cluster_slot() -> None:
     assert len({key_slot(name.encode()) for name in names}) == 1
 
 
+def test_the_index_of_open_requests_and_its_versions_hash_to_one_cluster_slot() -> None:
+    assert key_slot(keys.OPEN_REQUESTS.encode()) == key_slot(keys.OPEN_VERSIONS.encode())
+
+
 def test_the_open_claim_names_the_list_and_the_kind() -> None:
     assert keys.open_request(OWNER, "list-1", RequestKind.JOIN) == (
         f"dlbot:user:{{{OWNER}}}:open:list-1:join"

@@ -240,5 +240,114 @@ async def test_a_request_that_is_not_open_cannot_be_created(store: RequestStore)
         await store.create(ask().model_copy(update={"status": RequestStatus.DENIED}))
 
 
+# Open requests, for the sweep of lost jobs ----------------------------------------------------
+
+
+async def test_open_requests_lists_those_unchanged_since_the_cutoff_oldest_first(
+    store: RequestStore,
+) -> None:
+    made = [
+        (await store.create(ask(group=group, at=T0 + timedelta(minutes=n))))[0]
+        for n, group in enumerate([demo.FINANCE_EMEA, demo.SALES_TEAM, demo.PROJECT_ATLAS])
+    ]
+
+    listed = await store.open_requests(T0 + timedelta(minutes=2), limit=10)
+
+    assert listed == made[:2]
+
+
+async def test_open_requests_returns_at_most_the_limit(store: RequestStore) -> None:
+    for n, group in enumerate([demo.FINANCE_EMEA, demo.SALES_TEAM, demo.PROJECT_ATLAS]):
+        await store.create(ask(group=group, at=T0 + timedelta(minutes=n)))
+    later = T0 + timedelta(hours=1)
+
+    assert [r.group for r in await store.open_requests(later, limit=2)] == [
+        demo.FINANCE_EMEA,
+        demo.SALES_TEAM,
+    ]
+    assert await store.open_requests(later, limit=0) == []
+
+
+async def test_open_requests_orders_requests_changed_at_the_same_instant_by_id(
+    store: RequestStore,
+) -> None:
+    for group in [demo.FINANCE_EMEA, demo.SALES_TEAM, demo.PROJECT_ATLAS]:
+        await store.create(ask(group=group))
+
+    listed = await store.open_requests(T0 + timedelta(seconds=1), limit=10)
+
+    assert [r.id for r in listed] == sorted(r.id for r in listed) and len(listed) == 3
+
+
+async def test_open_requests_lists_a_request_as_it_is_now_and_by_its_last_change(
+    store: RequestStore,
+) -> None:
+    first, _ = await store.create(ask())
+    approved = await store.replace(
+        state.decide(
+            first,
+            actor=demo.LEE,
+            approve=True,
+            approver_ids={demo.LEE.object_id},
+            now=T0 + timedelta(minutes=5),
+        ),
+        0,
+    )
+
+    assert await store.open_requests(T0 + timedelta(minutes=1), limit=10) == []
+    assert await store.open_requests(T0 + timedelta(minutes=6), limit=10) == [approved]
+
+
+async def test_a_final_request_is_no_longer_an_open_one(store: RequestStore) -> None:
+    first, _ = await store.create(ask())
+    await store.replace(deny(first), 0)
+    assert await store.open_requests(T0 + timedelta(hours=1), limit=10) == []
+
+
+async def test_losers_of_concurrent_asks_are_not_listed_as_open(store: RequestStore) -> None:
+    results = await asyncio.gather(*(store.create(ask()) for _ in range(20)))
+
+    [(winner, _)] = [result for result in results if result[1]]
+    assert await store.open_requests(T0 + timedelta(seconds=1), limit=50) == [winner]
+
+
+async def test_a_request_set_aside_is_left_out_until_it_changes(store: RequestStore) -> None:
+    first, _ = await store.create(ask())
+    other, _ = await store.create(ask(group=demo.SALES_TEAM))
+    later = T0 + timedelta(hours=1)
+
+    await store.set_aside(first.id, first.version)
+
+    assert await store.open_requests(later, limit=10) == [other]
+    carded = await store.replace(
+        state.add_card(first, _card("a"), now=T0 + timedelta(minutes=1)), 0
+    )
+    assert await store.open_requests(later, limit=10) == [other, carded]
+
+
+async def test_setting_aside_a_version_the_request_is_past_leaves_it_listed(
+    store: RequestStore,
+) -> None:
+    first, _ = await store.create(ask())
+    carded = await store.replace(state.add_card(first, _card("a"), now=T0), 0)
+
+    await store.set_aside(first.id, 0)
+
+    assert await store.open_requests(T0 + timedelta(hours=1), limit=10) == [carded]
+
+
+async def test_setting_aside_a_final_or_unknown_request_changes_nothing(
+    store: RequestStore,
+) -> None:
+    first, _ = await store.create(ask())
+    denied = await store.replace(deny(first), 0)
+
+    await store.set_aside(first.id, denied.version)
+    await store.set_aside("NoSuchRequest000", 0)
+
+    assert await store.get(first.id) == denied
+    assert await store.open_requests(T0 + timedelta(hours=1), limit=10) == []
+
+
 def _card(activity: str) -> CardRef:
     return CardRef(approver_id=demo.MEGAN.object_id, conversation_id="c", activity_id=activity)

@@ -1,4 +1,5 @@
-"""Jobs on saq over the real Redis: executions dedupe per request, card redraws never do."""
+"""Jobs on saq over the real Redis: executions dedupe per request, card redraws never do, and
+the sweep for lost jobs is queued once a minute however many workers there are."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from saq import Queue, Worker
 
 from approvals.ports import JobName
-from bot.jobs import QUEUE_NAME, SaqJobQueue, job_functions
+from bot.jobs import QUEUE_NAME, SaqJobQueue, job_functions, sweep_job
 
 
 async def _drain(queue: Queue, ran: Counter[tuple[JobName, str]]) -> None:
@@ -52,5 +53,21 @@ async def test_every_card_redraw_queued_runs(redis_url: str) -> None:
         await _drain(queue, ran)
 
         assert ran == {(JobName.UPDATE_CARDS, "req-a"): 3}
+    finally:
+        await queue.disconnect()
+
+
+async def test_the_sweep_is_queued_once_however_many_workers_schedule_it(redis_url: str) -> None:
+    queue = Queue.from_url(redis_url, name=QUEUE_NAME)
+    try:
+
+        async def sweep() -> int:
+            return 0
+
+        workers = [Worker(queue, [], cron_jobs=[sweep_job(sweep)]) for _ in range(3)]
+        for worker in workers:
+            await worker.schedule()
+
+        assert await queue.count("incomplete") == 1
     finally:
         await queue.disconnect()

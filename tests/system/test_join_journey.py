@@ -4,14 +4,19 @@ and everyone is told: the whole product over real HTTP, Redis, saq and the sandb
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
-from approvals.models import RequestStatus
+from approvals import state
+from approvals.models import ApprovalRequest, Person, RequestKind, RequestStatus
+from approvals.redis_store import RedisRequestStore
+from approvals.service import utc_now
 from bot.cards.approval import message_card
 from bot.notifier import card_activity
 from bot.services import Dlbot
 from exchange.sandbox.server import ThreadedSandbox
+from tests.approvals import demo
 from tests.playground.harness import PEOPLE, Playground, eventually
 from tests.system.conftest import cards_out, members, said, tell, writes
 
@@ -222,3 +227,71 @@ async def test_readiness_reports_redis_and_exchange(dlbot: Dlbot, bot_url: str) 
 
     assert response.status == 200
     assert body["checks"] == {"redis": "ok", "exchange": "ok"}
+
+
+# A bot or worker dying between storing a request and queueing its job ------------------------
+
+NESTOR = Person(
+    object_id=PEOPLE["nestorw"], display_name="Nestor Wilke", address="nestorw@contoso.com"
+)
+BOOK_CLUB = demo.listref(
+    "fc377a4c-4a15-444d-85e7-ce8a3a578a8e", "book-club@contoso.com", "Book Club"
+)
+
+
+async def _stored_without_its_job(dlbot: Dlbot, request: ApprovalRequest) -> ApprovalRequest:
+    """The request as a process that died right after storing it left it: with no job."""
+    stored, created = await RedisRequestStore(dlbot.edge.redis).create(request)
+    assert created
+    return stored
+
+
+async def _sweep_as_a_worker_does(dlbot: Dlbot) -> None:
+    worker = dlbot.worker()
+    [sweep] = worker.cron_jobs
+    await sweep.function(worker.context)
+
+
+async def test_a_request_whose_cards_were_never_queued_gets_them_from_the_workers_sweep(
+    dlbot: Dlbot,
+) -> None:
+    request = await _stored_without_its_job(
+        dlbot,
+        state.new_request(
+            kind=RequestKind.JOIN,
+            requester=NESTOR,
+            group=demo.FINANCE_EMEA,
+            now=utc_now() - timedelta(minutes=2),
+            approvers=(demo.approver(demo.MEGAN), demo.approver(demo.LEE)),
+        ),
+    )
+
+    await _sweep_as_a_worker_does(dlbot)
+
+    request = await cards_out(dlbot, request.id, 2)
+    assert {c.approver_id for c in request.cards} == {MEGAN, LEE}
+
+
+async def test_an_approved_change_never_queued_is_made_once_by_the_workers_sweep(
+    dlbot: Dlbot, sandbox: ThreadedSandbox
+) -> None:
+    request = await _stored_without_its_job(
+        dlbot,
+        state.new_request(
+            kind=RequestKind.JOIN,
+            requester=NESTOR,
+            group=BOOK_CLUB,
+            now=utc_now() - timedelta(minutes=2),
+            auto_approved="open list",
+        ),
+    )
+    before = writes(sandbox)
+
+    await _sweep_as_a_worker_does(dlbot)
+
+    async def completed() -> bool:
+        return (await dlbot.approvals.get(request.id)).status is RequestStatus.COMPLETED
+
+    assert await eventually(completed, within=20)
+    assert members(sandbox, "book-club").count("nestorw@contoso.com") == 1
+    assert writes(sandbox) == before + 1

@@ -136,6 +136,9 @@ class MsalTokenSource:
             # leave the machine even when the authority is the local sandbox.
             instance_discovery=False,
             http_client=session,
+            # requests waits forever by default: an authority that accepts the connection and
+            # never answers would hang every Exchange call behind the token lock.
+            timeout=self._config.connect_timeout_seconds * 3,
             token_cache=msal.TokenCache(),
         )
 

@@ -217,14 +217,15 @@ def parse_detail(detail_message: str) -> tuple[str, str, str]:
                 type_name if isinstance(type_name, str) else "",
                 message if isinstance(message, str) else text,
             )
-    parts = text.split("|", 2)
-    if len(parts) == 3 and _looks_like_type(parts[1]):
-        return parts[0], parts[1], parts[2]
+    pipe = _PIPE_DETAIL.fullmatch(text)
+    if pipe is not None:
+        return pipe.group(1), pipe.group(2), pipe.group(3)
     return "", "", text
 
 
-def _looks_like_type(candidate: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z_][\w.`+]*", candidate))
+# "<ErrorId>|<ExceptionType>|<Message>": the id and the type may each be empty (RBAC denials come
+# as "||User is not allowed to call ..."); the message keeps any pipes of its own.
+_PIPE_DETAIL = re.compile(r"([A-Za-z0-9]*)\|((?:[A-Za-z_][\w.`+]*)?)\|(.*)", re.S)
 
 
 def error_parts_from_body(body: Any) -> tuple[str, str, str]:

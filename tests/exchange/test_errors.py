@@ -57,6 +57,14 @@ def test_json_string_detail_gives_type_name_and_message() -> None:
     )
 
 
+def test_pipe_detail_with_empty_id_and_type_keeps_only_the_message() -> None:
+    assert parse_detail("||User is not allowed to call Add-DistributionGroupMember") == (
+        "",
+        "",
+        "User is not allowed to call Add-DistributionGroupMember",
+    )
+
+
 def test_a_detail_in_neither_format_is_kept_whole_as_the_message() -> None:
     assert parse_detail("something odd | happened") == ("", "", "something odd | happened")
 

@@ -47,6 +47,18 @@ def _parser() -> argparse.ArgumentParser:
         "--playground-port", type=int, default=56150, help="requester's Playground; owner's +1"
     )
 
+    manifest = commands.add_parser("manifest", help="the Teams app package: build or validate it")
+    manifest_commands = manifest.add_subparsers(dest="manifest_command", required=True)
+    build = manifest_commands.add_parser("build", help="fill in the ids and write the zip")
+    build.add_argument("--out", type=Path, default=Path("dist/dlbot-teams-app.zip"))
+    validate = manifest_commands.add_parser(
+        "validate", help="check a package (or the built one) offline against the official schema"
+    )
+    validate.add_argument("package", type=Path, nargs="?", default=Path("dist/dlbot-teams-app.zip"))
+    commands.add_parser(
+        "doctor", help="check the configuration against the tenant, say what to fix"
+    )
+
     exchange = commands.add_parser("exchange", help="talk to Exchange Online as the bot does")
     exchange_commands = exchange.add_subparsers(dest="exchange_command", required=True)
     call = exchange_commands.add_parser(
@@ -77,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     settings = Settings(_env_file=args.env_file) if args.env_file else Settings()
+    if args.command == "manifest":
+        from bot.manifest_command import run_manifest
+
+        return run_manifest(settings, args)
+    if args.command == "doctor":
+        from bot.doctor import run_doctor
+
+        return asyncio.run(run_doctor(settings))
     if args.command in ("serve", "worker", "demo"):
         return _run(settings, args)
     if args.command == "exchange":

@@ -110,6 +110,16 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise ExchangeConfigError(f"Exchange settings are invalid: {exc}") from exc
 
+    # Deployment: where Teams reaches the bot, and the Teams app package (manifest/)
+    public_url: str = Field(
+        default="",
+        description="The bot's public https base URL; Teams posts to <public_url>/api/messages.",
+    )
+    teams_app_id: str = Field(
+        default="",
+        description="The Teams app's id (a GUID of its own); empty: the bot's app id.",
+    )
+
     # Policy (design.md "Policy defaults"), read by skills.policies.Policy
     fallback_approvers: str = Field(
         default="",

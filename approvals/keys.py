@@ -10,6 +10,7 @@ keys that must change together share a hash tag (the part in braces):
     dlbot:{open}:requests                       sorted set of open request ids by updated_at,
                                                 less those the sweeper set aside
     dlbot:{open}:versions                       hash: open request id -> its version there
+    dlbot:{all}:requests                        sorted set of every request id by created_at
     dlbot:audit                                 the audit trail (a stream, never trimmed)
 
 A request and its requester's keys live in different slots, so they are never changed in one
@@ -24,6 +25,12 @@ whoever reads it checks each entry against the request itself, and drops entries
 that are gone, final, or never got their claim (a create that died half way). All open requests
 share this one slot, so it lives on one Cluster node; it holds ids only, and only of open
 requests, so it stays small.
+
+The index of all requests ({all}, a slot of its own) is what `dlbot requests list` reads: every
+request id, scored by its created_at, added by `create` before the claim and removed again by a
+create that lost it. Adding is idempotent (ZADD of the same id and score), and a reader skips
+(and drops) entries whose request is gone or never won its claim, so a crash in between leaves it
+stale, never wrong. It grows by one id per request, as the requests themselves do.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ PREFIX = "dlbot"
 AUDIT_STREAM = f"{PREFIX}:audit"
 OPEN_REQUESTS = f"{PREFIX}:{{open}}:requests"
 OPEN_VERSIONS = f"{PREFIX}:{{open}}:versions"
+ALL_REQUESTS = f"{PREFIX}:{{all}}:requests"
 
 # What new_request_id() makes (token_urlsafe), with room for ids made another way later.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

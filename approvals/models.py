@@ -29,6 +29,9 @@ class RequestStatus(StrEnum):
     EXPIRED = "expired"
 
 
+# Who an admin's cancel is recorded as (audit actor, and the card's "cancelled by").
+ADMIN_CANCEL_ACTOR = "admin (dlbot requests cancel)"
+
 # A person has at most one request in these states per (kind, list): a second ask returns it.
 OPEN_STATUSES = frozenset({RequestStatus.PENDING, RequestStatus.APPROVED})
 FINAL_STATUSES = frozenset(set(RequestStatus) - OPEN_STATUSES)
@@ -100,6 +103,10 @@ class ApprovalRequest(_Frozen):
     decision: Decision | None = None
     cards: tuple[CardRef, ...] = ()
     execution: Execution = Field(default_factory=Execution)
+    # Set when an admin cancelled the request (`dlbot requests cancel`), with their reason; a
+    # requester's own cancel leaves it None.
+    cancelled_by: Person | None = None
+    cancel_reason: str = ""
     created_at: datetime
     updated_at: datetime
 

@@ -6,11 +6,12 @@ Works on a single Redis and on Redis Cluster: every script touches keys of one h
 
 1. the request hash is written under its fresh random id (nothing points at it yet);
 2. the id goes into the index of open requests (before the claim: a request that won its claim
-   but is missing from the index could never be found again if its job were lost);
+   but is missing from the index could never be found again if its job were lost), and into
+   the index of all requests (for the same reason: an admin must be able to list it);
 3. one script on the requester's slot claims the open-request key (SET unless another live id
    holds it) and lists the id in the requester's sorted set, atomically;
-4. a loser deletes its unclaimed hash and its index entry and returns the request holding the
-   claim.
+4. a loser deletes its unclaimed hash and its index entries and returns the request holding
+   the claim.
 
 A claim left pointing at a missing or final request (a crash between a request's final
 compare-and-set and the release of its claim) is taken over by the next create: the repair is a
@@ -24,6 +25,7 @@ step 3 did not happen) is dropped, and one behind its request is moved up to it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +33,7 @@ import redis.asyncio as redis
 
 from approvals import keys
 from approvals.errors import ConcurrentUpdate, RequestNotFound
-from approvals.models import ApprovalRequest, RequestKind
+from approvals.models import ApprovalRequest, RequestKind, RequestStatus
 from approvals.redis_calls import resolved
 
 # KEYS: open claim, requester's sorted set, its sequence. ARGV: new id, stale id or "".
@@ -142,6 +144,7 @@ class RedisRequestStore:
             )
         )
         await self._index_put(request)
+        await self._redis.zadd(keys.ALL_REQUESTS, {request.id: _score(request)})
         stale = ""
         for _ in range(_CLAIM_ROUNDS):
             holder = _text(await self._claim(keys=claim_keys, args=[request.id, stale]))
@@ -149,13 +152,17 @@ class RedisRequestStore:
                 return request, True
             existing = await self.get(holder)
             if existing is not None and existing.is_open:
-                await self._redis.delete(request_key)
-                await self._index_drop(request.id)
+                await self._unstore(request.id)
                 return existing, False
             stale = holder
-        await self._redis.delete(request_key)
-        await self._index_drop(request.id)
+        await self._unstore(request.id)
         raise ConcurrentUpdate(request.id, request.version)
+
+    async def _unstore(self, request_id: str) -> None:
+        """Undo steps 1 and 2 for a request that did not win its claim."""
+        await self._redis.delete(keys.request(request_id))
+        await self._index_drop(request_id)
+        await self._redis.zrem(keys.ALL_REQUESTS, request_id)
 
     async def get(self, request_id: str) -> ApprovalRequest | None:
         if not keys.is_request_id(request_id):
@@ -238,6 +245,61 @@ class RedisRequestStore:
                 break
         return found
 
+    async def recent(
+        self, limit: int, statuses: Collection[RequestStatus] | None = None
+    ) -> list[ApprovalRequest]:
+        found: list[ApprovalRequest] = []
+        seen: set[str] = set()
+        offset = 0
+        while len(found) < limit:
+            # Offsets, not scores: a request created meanwhile pushes the entries down, which
+            # only means reading one twice (skipped as seen), never missing one.
+            page = [
+                _text(entry)
+                for entry in await self._redis.zrevrange(
+                    keys.ALL_REQUESTS, offset, offset + _INDEX_PAGE - 1
+                )
+            ]
+            if not page:
+                break
+            offset += len(page)
+            for request_id, request in zip(page, await self._documents(page), strict=True):
+                if request_id in seen:
+                    continue
+                seen.add(request_id)
+                if request is None:
+                    continue  # a create that lost its claim (or died) left the entry behind
+                if statuses is None or request.status in statuses:
+                    found.append(request)
+                if len(found) == limit:
+                    break
+            if len(page) < _INDEX_PAGE:
+                break
+        return found
+
+    async def _documents(self, ids: list[str]) -> list[ApprovalRequest | None]:
+        """The request behind each entry of the index of all requests, or None where there is
+        no such request or it is an open one that does not hold its requester's claim (a create
+        in flight, or one that died before its claim: never a request anyone was told of)."""
+        readable = [i for i in ids if keys.is_request_id(i)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for request_id in readable:
+                pipe.hget(keys.request(request_id), "json")
+            documents = await pipe.execute()
+        stored = {
+            request.id: request
+            for request in map(ApprovalRequest.model_validate_json, filter(None, documents))
+        }
+        unclaimed = [r for r in stored.values() if r.is_open]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for request in unclaimed:
+                pipe.get(_claim_key(request))
+            holders = await pipe.execute()
+        for request, holder in zip(unclaimed, holders, strict=True):
+            if holder is None or _text(holder) != request.id:
+                del stored[request.id]
+        return [stored.get(request_id) for request_id in ids]
+
     async def set_aside(self, request_id: str, version: int) -> None:
         await self._set_aside_script(keys=_INDEX_KEYS, args=[request_id, str(version)])
 
@@ -274,6 +336,10 @@ class RedisRequestStore:
 
     async def _index_drop(self, request_id: str) -> None:
         await self._index_drop_script(keys=_INDEX_KEYS, args=[request_id])
+
+
+def _score(request: ApprovalRequest) -> float:
+    return request.created_at.timestamp()
 
 
 def _claim_key(request: ApprovalRequest) -> str:

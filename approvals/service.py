@@ -13,7 +13,7 @@ resume_stalled, which every worker runs each minute, queues it again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -28,6 +28,7 @@ from approvals.errors import (
     TransientWriteError,
 )
 from approvals.models import (
+    ADMIN_CANCEL_ACTOR,
     ApprovalRequest,
     Approver,
     ListRef,
@@ -186,6 +187,12 @@ class ApprovalService:
     async def requests_of(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
         return await self._store.requests_of(requester_id, limit)
 
+    async def recent(
+        self, limit: int, statuses: Collection[RequestStatus] | None = None
+    ) -> list[ApprovalRequest]:
+        """Everyone's requests, newest first (for admins)."""
+        return await self._store.recent(limit, statuses)
+
     # Deciding -----------------------------------------------------------------------------
 
     async def decide(
@@ -234,6 +241,27 @@ class ApprovalService:
         )
         await self._jobs.enqueue(JobName.UPDATE_CARDS, cancelled.id)
         await self._record(AuditAction.CANCELLED, cancelled, actor_id=actor.object_id)
+        return cancelled
+
+    async def cancel_as_admin(self, request_id: str, reason: str = "") -> ApprovalRequest:
+        """An admin cancels an open request: pending, or approved and not carried out yet
+        (RequestNotFound, NotCancellable once it is final). The requester is told, and every
+        approver's card is redrawn to show it.
+
+        An approved request whose Exchange change is already in flight may still be carried
+        out; the worker then records that in the audit trail and alerts the admins.
+        """
+        request = await self.get(request_id)
+        was = request.status
+        cancelled = await self._change(
+            request, partial(state.cancel_as_admin, now=self._clock(), reason=reason)
+        )
+        await self._jobs.enqueue(JobName.UPDATE_CARDS, cancelled.id)
+        note = f"was {was.value}" + (f"; reason: {reason}" if reason else "")
+        await self._record(
+            AuditAction.CANCELLED, cancelled, actor_id=ADMIN_CANCEL_ACTOR, detail=note
+        )
+        await self._tell(cancelled.requester, NoticeKind.CANCELLED, cancelled)
         return cancelled
 
     # Jobs ---------------------------------------------------------------------------------
@@ -345,8 +373,10 @@ class ApprovalService:
                     now=self._clock(),
                 ),
             )
-        except InvalidTransition:
-            return  # another worker finished it first and told everyone
+        except InvalidTransition as ended:
+            if ended.request.status is RequestStatus.CANCELLED:
+                await self._changed_after_cancel(ended.request, result)
+            return  # otherwise another worker finished it first and told everyone
         await self._jobs.enqueue(JobName.UPDATE_CARDS, completed.id)
         await self._record(
             AuditAction.EXECUTED,
@@ -356,6 +386,23 @@ class ApprovalService:
             exchange_request_id=result.exchange_request_id,
         )
         await self._tell(completed.requester, NoticeKind.COMPLETED, completed)
+
+    async def _changed_after_cancel(self, request: ApprovalRequest, result: WriteResult) -> None:
+        """An admin cancelled the request while its change was running in Exchange: the change
+        is made all the same, so the audit trail says so and the admins hear of it."""
+        problem = (
+            f"request {request.id} was cancelled while {CMDLETS[request.kind]} ran; Exchange "
+            f"made the change ({result.outcome}): undo it by hand if it should not stand"
+        )
+        await self._record(
+            AuditAction.EXECUTED,
+            request,
+            cmdlet=CMDLETS[request.kind],
+            result=result.outcome,
+            exchange_request_id=result.exchange_request_id,
+            detail=problem,
+        )
+        await self._alert(request, problem)
 
     async def _record_attempt(self, request: ApprovalRequest, exc: TransientWriteError) -> None:
         try:

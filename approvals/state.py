@@ -5,6 +5,7 @@
        │                   └──fail──────────> FAILED
        ├──decide (deny)──> DENIED
        ├──cancel─────────> CANCELLED   (the requester only)
+       ├──cancel_as_admin> CANCELLED   (an admin; from APPROVED too, before it is carried out)
        └──expire─────────> EXPIRED
 
 While a request is open, `add_card` remembers where an approver's card was posted and
@@ -30,6 +31,7 @@ from approvals.errors import (
     SelfApproval,
 )
 from approvals.models import (
+    ADMIN_CANCEL_ACTOR,
     ApprovalRequest,
     Approver,
     CardRef,
@@ -112,6 +114,25 @@ def cancel(request: ApprovalRequest, *, actor: Person, now: datetime) -> Approva
     if request.status is not RequestStatus.PENDING:
         raise NotCancellable(request)
     return _next(request, now, status=RequestStatus.CANCELLED)
+
+
+def cancel_as_admin(
+    request: ApprovalRequest, *, now: datetime, reason: str = ""
+) -> ApprovalRequest:
+    """PENDING or APPROVED → CANCELLED, by an admin (`dlbot requests cancel`).
+
+    An approved request is cancelled only while it is not carried out: once COMPLETED or FAILED
+    it is final, like every other final request (NotCancellable).
+    """
+    if not request.is_open:
+        raise NotCancellable(request)
+    return _next(
+        request,
+        now,
+        status=RequestStatus.CANCELLED,
+        cancelled_by=Person(object_id="", display_name=ADMIN_CANCEL_ACTOR),
+        cancel_reason=reason,
+    )
 
 
 def expire(request: ApprovalRequest, *, now: datetime) -> ApprovalRequest:

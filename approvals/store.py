@@ -6,11 +6,12 @@ The Redis store (approvals.redis_store) and this one pass the same contract test
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from approvals.errors import ConcurrentUpdate, RequestNotFound
-from approvals.models import ApprovalRequest, RequestKind
+from approvals.models import ApprovalRequest, RequestKind, RequestStatus
 
 
 class RequestStore(Protocol):
@@ -36,6 +37,15 @@ class RequestStore(Protocol):
 
     async def requests_of(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
         """The requester's requests, newest first."""
+        ...
+
+    async def recent(
+        self, limit: int, statuses: Collection[RequestStatus] | None = None
+    ) -> list[ApprovalRequest]:
+        """Every requester's requests, newest first (by created_at, then id descending), at
+        most `limit`; only those in `statuses` when given. For admins (`dlbot requests list`):
+        it reads through the requests it leaves out, so a narrow filter over a long history
+        costs reads of that history."""
         ...
 
     async def open_requests(self, updated_before: datetime, limit: int) -> list[ApprovalRequest]:
@@ -109,6 +119,15 @@ class InMemoryRequestStore:
     async def requests_of(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
         ids = self._of_requester.get(requester_id, [])
         return [self._requests[i] for i in reversed(ids[-limit:])] if limit > 0 else []
+
+    async def recent(
+        self, limit: int, statuses: Collection[RequestStatus] | None = None
+    ) -> list[ApprovalRequest]:
+        if limit <= 0:
+            return []
+        newest_first = sorted(self._requests.values(), key=lambda r: (r.created_at, r.id))[::-1]
+        wanted = [r for r in newest_first if statuses is None or r.status in statuses]
+        return wanted[:limit]
 
     async def open_requests(self, updated_before: datetime, limit: int) -> list[ApprovalRequest]:
         if limit <= 0:

@@ -8,8 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.admin_command import register as register_admin_commands
 from bot.exchange_command import EXIT_USAGE, run_exchange_call
 from bot.settings import Settings
+from bot.sync_command import add_sync_arguments
 from exchange.errors import ExchangeConfigError
 
 
@@ -58,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "doctor", help="check the configuration against the tenant, say what to fix"
     )
+    add_sync_arguments(
+        commands.add_parser("sync", help="read every list and person from Exchange into Redis now")
+    )
+    register_admin_commands(commands)  # audit export; requests list | show | cancel
 
     exchange = commands.add_parser("exchange", help="talk to Exchange Online as the bot does")
     exchange_commands = exchange.add_subparsers(dest="exchange_command", required=True)
@@ -93,6 +99,18 @@ def main(argv: list[str] | None = None) -> int:
         from bot.manifest_command import run_manifest
 
         return run_manifest(settings, args)
+    if args.command == "sync":
+        from bot.sync_command import run_sync
+
+        return run_sync(settings, args)
+    if args.command == "audit":
+        from bot.admin_command import run_audit
+
+        return run_audit(settings, args)
+    if args.command == "requests":
+        from bot.admin_command import run_requests
+
+        return run_requests(settings, args)
     if args.command == "doctor":
         from bot.doctor import run_doctor
 

@@ -101,3 +101,54 @@ def sweep_job(sweep: Callable[[], Awaitable[int]]) -> CronJob[Any]:
     # One attempt (saq counts the first run as one of `retries`): a failed sweep is simply
     # the next minute's to repeat.
     return CronJob(run, cron=SWEEP_CRON, timeout=SWEEP_TIMEOUT_SECONDS, retries=1)
+
+
+# The directory syncs (design.md "Directory index"): lists and people read whole from Exchange
+# into Redis. Keyed by name like the sweep, so one run per schedule whatever the worker count;
+# the bot replicas load the new list snapshot through follow_index within seconds. Off the hour
+# (lists at :05, people at :35) so they do not start together with other hourly work.
+SYNC_LISTS_FUNCTION = "sync_lists"
+SYNC_PEOPLE_FUNCTION = "sync_people"
+# Reading 100,000 lists takes minutes (bench/README.md); an hour is a hung call, not a big tenant.
+SYNC_TIMEOUT_SECONDS = 3600
+
+
+def sync_cron(hours: int, minute: int) -> str:
+    """Every `hours` hours from midnight (hours divides 24), at `minute`."""
+    return f"{minute} */{hours} * * *" if hours < 24 else f"{minute} 0 * * *"
+
+
+def sync_jobs(
+    *,
+    lists_hours: int,
+    people_hours: int,
+    sync_lists: Callable[[], Awaitable[int]],
+    sync_people: Callable[[], Awaitable[int]],
+) -> list[CronJob[Any]]:
+    """The cron jobs of the list and people syncs; a sync set to 0 hours is left out."""
+    jobs: list[CronJob[Any]] = []
+    for name, hours, minute, body in (
+        (SYNC_LISTS_FUNCTION, lists_hours, 5, sync_lists),
+        (SYNC_PEOPLE_FUNCTION, people_hours, 35, sync_people),
+    ):
+        if hours <= 0:
+            continue
+
+        # One attempt: a failed sync leaves the last snapshot in place until the next one.
+        jobs.append(
+            CronJob(
+                _named_job(name, body),
+                cron=sync_cron(hours, minute),
+                timeout=SYNC_TIMEOUT_SECONDS,
+                retries=1,
+            )
+        )
+    return jobs
+
+
+def _named_job(name: str, body: Callable[[], Awaitable[int]]) -> Any:
+    async def run(ctx: dict[str, Any]) -> int:
+        return await body()
+
+    run.__name__ = run.__qualname__ = name  # saq keys cron jobs by name
+    return run

@@ -26,15 +26,22 @@ from approvals.service import ApprovalService
 from bot.app import EdgeServices, build_services
 from bot.dialogs.join_dialog import JoinDialog, JoinDialogServices
 from bot.handler import DlBot
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions, sweep_job
+from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions, sweep_job, sync_jobs
 from bot.notifier import TeamsNotifier
 from bot.settings import Settings
 from exchange.client import ExchangeClient
 from exchange.errors import ExchangeError
 from skills.exchange_directory import ExchangeListDirectory
 from skills.find_dl import ListIndex
-from skills.index_store import ListSnapshotStore, follow_index, refresh_index, restore_index
+from skills.index_store import (
+    ListSnapshotStore,
+    follow_index,
+    refresh_index,
+    restore_index,
+    sync_lists,
+)
 from skills.join_dl import JoinList
+from skills.people_store import CachedPersonDirectory, PersonSnapshotStore, refresh_people
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,8 @@ class Dlbot:
     directory: ExchangeListDirectory
     index: ListIndex
     snapshots: ListSnapshotStore
+    people_snapshots: PersonSnapshotStore
+    people: CachedPersonDirectory  # who is writing: the snapshot, Exchange on a miss
     approvals: ApprovalService
     join: JoinList
     bot: DlBot
@@ -62,6 +71,14 @@ class Dlbot:
             JobName.UPDATE_CARDS: self.approvals.update_cards,
         }
 
+    async def sync_lists(self) -> int:
+        """Every list from Exchange into the snapshot; this and every other replica load it
+        through follow_index (the periodic sync, and `dlbot sync`)."""
+        return await sync_lists(self.directory, self.snapshots)
+
+    async def sync_people(self) -> int:
+        return await refresh_people(self.directory, self.people_snapshots)
+
     def worker(self, *, concurrency: int = 10) -> Worker[Any]:
         def bodies(ctx: dict[str, Any]) -> dict[JobName, JobBody]:
             return self.job_bodies()
@@ -72,7 +89,16 @@ class Dlbot:
             # A bot or worker that dies between storing a request and queueing its job leaves
             # the request with no job; this sweep, in every worker and run by one each minute
             # (saq keys the cron job), queues the lost job again (see resume_stalled).
-            cron_jobs=[sweep_job(self.approvals.resume_stalled)],
+            # The directory syncs, keyed the same way: one run per schedule across workers.
+            cron_jobs=[
+                sweep_job(self.approvals.resume_stalled),
+                *sync_jobs(
+                    lists_hours=self.settings.sync_lists_hours,
+                    people_hours=self.settings.sync_people_hours,
+                    sync_lists=self.sync_lists,
+                    sync_people=self.sync_people,
+                ),
+            ],
             concurrency=concurrency,
         )
         # saq's start() takes over SIGINT/SIGTERM, which would leave the rest of the process
@@ -149,12 +175,16 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             audit=RedisStreamAudit(edge.redis),
         )
         directory = ExchangeListDirectory(exchange)
+        people_snapshots = PersonSnapshotStore(edge.redis)
+        people = CachedPersonDirectory(people_snapshots, directory)
         index = ListIndex()
         join = JoinList(directory, approvals, owners, settings.policy())
         bot = DlBot(
             conversation_state=ConversationState(edge.storage),
             join_dialog=JoinDialog(JoinDialogServices(join=join, index=index)),
-            people=directory,
+            # Who is writing, from the people snapshot: no Exchange call per turn or card
+            # click once synced; someone newer than the last sync is read live.
+            people=people,
             approvals=approvals,
         )
         dlbot = Dlbot(
@@ -165,6 +195,8 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             directory=directory,
             index=index,
             snapshots=ListSnapshotStore(edge.redis),
+            people_snapshots=people_snapshots,
+            people=people,
             approvals=approvals,
             join=join,
             bot=bot,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.config import ExchangeConfig
@@ -109,6 +109,22 @@ class Settings(BaseSettings):
             )
         except ValidationError as exc:
             raise ExchangeConfigError(f"Exchange settings are invalid: {exc}") from exc
+
+    # Directory sync (design.md "Directory index"): how often the workers read Exchange whole
+    sync_lists_hours: int = Field(
+        default=12,
+        description="Hours between list syncs (Get-DistributionGroup): a divisor of 24, 0: off.",
+    )
+    sync_people_hours: int = Field(
+        default=4, description="Hours between people syncs (Get-User): a divisor of 24, 0: off."
+    )
+
+    @field_validator("sync_lists_hours", "sync_people_hours")
+    @classmethod
+    def _divides_the_day(cls, hours: int) -> int:
+        if hours != 0 and (hours < 0 or 24 % hours):
+            raise ValueError("must be 0 (off) or divide 24: 1, 2, 3, 4, 6, 8, 12 or 24")
+        return hours
 
     # Deployment: where Teams reaches the bot, and the Teams app package (manifest/)
     public_url: str = Field(

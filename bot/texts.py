@@ -65,6 +65,9 @@ def notice(kind: NoticeKind, request: ApprovalRequest) -> str | None:
                 "Your IT admins have been told."
             )
         case NoticeKind.CANCELLED:
+            if request.cancelled_by is not None:
+                why = f": {request.cancel_reason}" if request.cancel_reason else "."
+                return f"An IT admin cancelled your request to join {group}{why}"
             return f"Your request to join {group} is cancelled."
     return None
 
@@ -94,6 +97,9 @@ def card_outcome(request: ApprovalRequest) -> str:
         case RequestStatus.DENIED:
             return f"Declined by {by}{reason}."
         case RequestStatus.CANCELLED:
+            if request.cancelled_by is not None:
+                why = f': "{request.cancel_reason}"' if request.cancel_reason else ""
+                return f"Cancelled by an IT admin{why}."
             return f"Cancelled by {request.requester.display_name}."
         case RequestStatus.EXPIRED:
             return "Expired without a decision."

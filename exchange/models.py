@@ -93,6 +93,7 @@ class User(ExchangeObject):
     external_directory_object_id: Text = ""
     guid: Text = ""
     recipient_type_details: Text = ""
+    windows_email_address: Text = ""  # the primary SMTP address, when the user has mail
     account_disabled: bool = False
     manager: Text = ""
     first_name: Text = ""

@@ -17,6 +17,7 @@ Exchange's few hundred milliseconds, so every method says what it spends:
     person       1 (Get-Recipient); 2 for a person without a mailbox (then Get-User)
     all_lists    1 paged Get-DistributionGroup (a page per 1,000 lists) + 1 Get-Recipient
                  for the dynamic groups
+    all_people   1 paged Get-User (a page per 1,000 users), for the people snapshot
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from approvals.models import Person
 from exchange import filters
 from exchange.client import ExchangeClient
 from exchange.errors import ObjectNotFound
-from exchange.models import DistributionGroup, Recipient
+from exchange.models import DistributionGroup, Recipient, User
+from skills.people_store import PERSON_TYPES, PersonRecord
 from skills.ports import DirectoryList, ListKind, Membership, MembershipKind, Restriction
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,6 @@ NESTABLE_GROUP_TYPES: Final = (
     "MailUniversalSecurityGroup",
     "MailNonUniversalGroup",
 )
-# Accounts a person signs in to Teams with (the same as approvals counts as people).
-PERSON_TYPES: Final = frozenset({"UserMailbox", "MailUser", "GuestMailUser", "User"})
 
 
 class ExchangeListDirectory:
@@ -117,6 +117,10 @@ class ExchangeListDirectory:
         dynamic = await self._dynamic_groups({"ResultSize": "Unlimited"})
         if dynamic:
             yield [directory_list(group) for group in dynamic]
+
+    async def all_people(self) -> AsyncIterator[list[PersonRecord]]:
+        async for page in self._client.iter_users():
+            yield [person_record(user) for user in page if user.external_directory_object_id]
 
     # ------------------------------------------------------------------------------------------
 
@@ -204,6 +208,19 @@ def directory_list(group: DistributionGroup) -> DirectoryList:
     )
 
 
+def person_record(user: User) -> PersonRecord:
+    """Get-User's view of someone as the people snapshot keeps it."""
+    return PersonRecord(
+        object_id=user.external_directory_object_id,
+        display_name=user.display_name or user.name,
+        address=user.windows_email_address,
+        upn=user.user_principal_name or user.windows_live_id,
+        disabled=user.account_disabled,
+        manager=user.manager,
+        recipient_type=user.recipient_type_details,
+    )
+
+
 def _restriction(value: str, group: DistributionGroup) -> Restriction:
     if group.recipient_type_details == DYNAMIC:
         return Restriction.CLOSED  # nobody joins a dynamic group by hand
@@ -228,7 +245,11 @@ def _secondary_addresses(email_addresses: list[str], primary: str) -> tuple[str,
 
 
 if TYPE_CHECKING:  # mypy proves the class fits the port
+    from skills.people_store import PeopleSource
     from skills.ports import ListDirectory
 
     def _conforms(client: ExchangeClient) -> ListDirectory:
+        return ExchangeListDirectory(client)
+
+    def _a_people_source(client: ExchangeClient) -> PeopleSource:
         return ExchangeListDirectory(client)

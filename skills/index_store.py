@@ -22,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -99,8 +99,41 @@ class ListSnapshotStore:
         """
         changes_from = since if since is not None else await self.mark()
         version = uuid.uuid4().hex
+        await self._write_chunks(self._version_key(version), lists)
+        return await self._publish(version, changes_from)
+
+    async def save_pages(
+        self, pages: AsyncIterable[list[DirectoryList]], *, since: str | None = None
+    ) -> tuple[SnapshotCursor, int]:
+        """Like save(), but writes each page as it arrives: memory holds one page and one
+        pipeline of chunks, whatever the directory's size. Returns the cursor and the count.
+
+        If reading the pages fails, nothing is published and the half-written version expires
+        by itself."""
+        changes_from = since if since is not None else await self.mark()
+        version = uuid.uuid4().hex
         key = self._version_key(version)
-        await self._write_chunks(key, lists)
+        count = 0
+        await self._redis.delete(key)
+        pending: list[DirectoryList] = []
+        async for page in pages:
+            pending.extend(page)
+            count += len(page)
+            if len(pending) >= CHUNK_SIZE * CHUNKS_PER_ROUND_TRIP:
+                await self._append_chunks(key, pending)
+                pending = []
+        await self._append_chunks(key, pending)
+        return await self._publish(version, changes_from), count
+
+    async def _append_chunks(self, key: str, lists: list[DirectoryList]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for chunk in _chunked(lists, CHUNK_SIZE):
+                pipe.rpush(key, json.dumps([_to_json(item) for item in chunk]))
+            pipe.expire(key, OLD_VERSION_GRACE_SECONDS)
+            await pipe.execute()
+
+    async def _publish(self, version: str, changes_from: str) -> SnapshotCursor:
+        key = self._version_key(version)
         pointer = json.dumps(
             {
                 "version": version,
@@ -253,6 +286,30 @@ async def refresh_index(
     await follow_index(store, index, SnapshotCursor(cursor.version, mark))
     log.info("directory sync: %d lists", len(lists))
     return len(lists)
+
+
+async def sync_lists(
+    directory: ListDirectory,
+    store: ListSnapshotStore,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Page every list out of the directory into the snapshot only, one page in memory at a
+    time: for `dlbot sync` and the workers' periodic sync, which search nothing themselves.
+    Every replica (this one too) loads the new snapshot through follow_index within seconds.
+
+    `progress` is called with the size of each page as it is read. Returns the number of lists.
+    """
+
+    async def pages() -> AsyncIterator[list[DirectoryList]]:
+        async for page in directory.all_lists():
+            if progress is not None:
+                progress(len(page))
+            yield page
+
+    _, count = await store.save_pages(pages(), since=await store.mark())
+    log.info("directory sync: %d lists", count)
+    return count
 
 
 async def restore_index(store: ListSnapshotStore, index: ListIndex) -> SnapshotCursor | None:

@@ -189,3 +189,29 @@ async def _index(connection: redis.Redis, request_id: str, *, version: int, at: 
 
 def _finding() -> tuple[str, str, RequestKind]:
     return (demo.ALEX.object_id, demo.FINANCE_EMEA.object_id, RequestKind.JOIN)
+
+
+async def test_recent_skips_and_survives_an_entry_whose_request_is_gone(
+    redis_url: str,
+) -> None:
+    # A create that died after indexing its id but before its claim leaves an entry behind;
+    # so does a request hash deleted by hand. Neither is listed, and neither breaks the list.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        store = RedisRequestStore(client)
+        kept = state.new_request(
+            kind=RequestKind.JOIN, requester=demo.ALEX, group=demo.FINANCE_EMEA, now=T0
+        )
+        await store.create(kept)
+        unclaimed = state.new_request(
+            kind=RequestKind.JOIN, requester=demo.GRADY, group=demo.FINANCE_EMEA, now=T0
+        )
+        await client.hset(
+            keys.request(unclaimed.id),
+            mapping={"version": "0", "json": unclaimed.model_dump_json()},
+        )
+        await client.zadd(keys.ALL_REQUESTS, {unclaimed.id: 1.0, "AAAAAAAAAAAAAAAA": 2.0})
+
+        assert [r.id for r in await store.recent(10)] == [kept.id]
+    finally:
+        await client.aclose()

@@ -15,9 +15,18 @@ from approvals.errors import (
     RequestNotFound,
     SelfApproval,
 )
-from approvals.models import ApprovalRequest, CardRef, ListRef, Person, RequestKind, RequestStatus
-from approvals.ports import ApproverSet, JobName, NoticeKind
-from approvals.testing import InMemoryNotifier, StaticApprovers
+from approvals.models import (
+    ADMIN_CANCEL_ACTOR,
+    ApprovalRequest,
+    CardRef,
+    ListRef,
+    Person,
+    RequestKind,
+    RequestStatus,
+)
+from approvals.ports import ApproverSet, JobName, NoticeKind, WriteResult
+from approvals.service import ApprovalService
+from approvals.testing import InMemoryMembershipWriter, InMemoryNotifier, StaticApprovers
 from tests.approvals import demo
 from tests.approvals.conftest import Harness
 
@@ -253,6 +262,81 @@ async def test_an_approved_request_cannot_be_cancelled(harness: Harness) -> None
     await harness.service.decide(request.id, demo.MEGAN, approve=True)
     with pytest.raises(NotCancellable):
         await harness.service.cancel(request.id, demo.ALEX)
+
+
+async def test_an_admin_cancels_a_pending_request_and_everyone_hears_of_it(
+    harness: Harness,
+) -> None:
+    request = await harness.ask()
+
+    cancelled = await harness.service.cancel_as_admin(request.id, "opened by mistake")
+    await harness.run_jobs()
+
+    assert cancelled.status is RequestStatus.CANCELLED
+    assert harness.notifier.notices_to(demo.ALEX.object_id)[-1] is NoticeKind.CANCELLED
+    assert [(c.approver_id, r.status) for c, r in harness.notifier.updates] == [
+        (demo.MEGAN.object_id, RequestStatus.CANCELLED),
+        (demo.LEE.object_id, RequestStatus.CANCELLED),
+    ]
+    event = harness.audit.events[-1]
+    assert (event.event, event.actor_id, event.detail) == (
+        "cancelled",
+        ADMIN_CANCEL_ACTOR,
+        "was pending; reason: opened by mistake",
+    )
+
+
+async def test_an_admin_cancel_of_an_approved_request_stops_its_execution(
+    harness: Harness,
+) -> None:
+    request = await harness.ask()
+    await harness.service.decide(request.id, demo.MEGAN, approve=True)
+
+    await harness.service.cancel_as_admin(request.id)
+    await harness.run_jobs()
+
+    assert (await harness.service.get(request.id)).status is RequestStatus.CANCELLED
+    assert harness.writer.calls == []
+    assert "executed" not in harness.events()
+
+
+async def test_an_admin_cannot_cancel_a_completed_request(harness: Harness) -> None:
+    request = await harness.ask()
+    await harness.service.decide(request.id, demo.MEGAN, approve=True)
+    await harness.run_jobs()
+
+    with pytest.raises(NotCancellable):
+        await harness.service.cancel_as_admin(request.id)
+    assert harness.events().count("cancelled") == 0
+
+
+class CancelledMidWrite(InMemoryMembershipWriter):
+    """An admin's cancel lands while Exchange is making the change."""
+
+    service: ApprovalService
+
+    async def add_member(self, group: ListRef, person: Person) -> WriteResult:
+        result = await super().add_member(group, person)
+        for request in await self.service.recent(10):
+            await self.service.cancel_as_admin(request.id)
+        return result
+
+
+async def test_a_change_made_while_an_admin_cancelled_is_still_audited_and_alerted(
+    harness: Harness,
+) -> None:
+    writer = CancelledMidWrite()
+    harness.writer = writer
+    writer.service = harness.service
+    request = await harness.ask()
+    await harness.service.decide(request.id, demo.MEGAN, approve=True)
+
+    await harness.run_jobs()
+
+    assert (await harness.service.get(request.id)).status is RequestStatus.CANCELLED
+    assert harness.events()[-2:] == ["cancelled", "executed"]
+    assert harness.audit.events[-1].exchange_request_id == "exchange-1"
+    assert [r.id for r, _ in harness.notifier.alerts] == [request.id]
 
 
 # Redrawing and reading -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from approvals.errors import (
     SelfApproval,
 )
 from approvals.models import (
+    ADMIN_CANCEL_ACTOR,
     FINAL_STATUSES,
     OPEN_STATUSES,
     ApprovalRequest,
@@ -143,6 +144,34 @@ def test_an_approved_request_can_no_longer_be_cancelled() -> None:
     with pytest.raises(NotCancellable) as refused:
         state.cancel(approved(), actor=demo.ALEX, now=T1)
     assert refused.value.request.status is RequestStatus.APPROVED
+
+
+def test_an_admin_cancels_a_pending_request_with_a_reason() -> None:
+    cancelled = state.cancel_as_admin(pending(), now=T1, reason="duplicate of a ticket")
+    assert (cancelled.status, cancelled.version, cancelled.updated_at) == (
+        RequestStatus.CANCELLED,
+        1,
+        T1,
+    )
+    assert cancelled.cancelled_by is not None
+    assert cancelled.cancelled_by.display_name == ADMIN_CANCEL_ACTOR
+    assert cancelled.cancel_reason == "duplicate of a ticket"
+
+
+def test_an_admin_cancels_an_approved_request_keeping_who_approved_it() -> None:
+    cancelled = state.cancel_as_admin(approved(), now=T1)
+    assert cancelled.status is RequestStatus.CANCELLED
+    assert cancelled.decision is not None and cancelled.decision.actor == demo.MEGAN
+
+
+@pytest.mark.parametrize("status", sorted(FINAL_STATUSES))
+def test_an_admin_cannot_cancel_a_final_request(status: RequestStatus) -> None:
+    with pytest.raises(NotCancellable):
+        state.cancel_as_admin(in_status(status), now=T1)
+
+
+def test_a_requesters_own_cancel_names_no_admin() -> None:
+    assert state.cancel(pending(), actor=demo.ALEX, now=T1).cancelled_by is None
 
 
 def test_a_pending_request_expires() -> None:

@@ -351,3 +351,72 @@ async def test_setting_aside_a_final_or_unknown_request_changes_nothing(
 
 def _card(activity: str) -> CardRef:
     return CardRef(approver_id=demo.MEGAN.object_id, conversation_id="c", activity_id=activity)
+
+
+# Everyone's requests, for admins (`dlbot requests list`) ----------------------------------------
+
+
+async def test_recent_lists_every_requesters_requests_newest_first(store: RequestStore) -> None:
+    oldest, _ = await store.create(ask(demo.ALEX, at=T0))
+    middle, _ = await store.create(ask(demo.GRADY, at=T0 + timedelta(minutes=1)))
+    newest, _ = await store.create(ask(demo.ALEX, demo.PROJECT_ATLAS, at=T0 + timedelta(hours=1)))
+
+    listed = await store.recent(10)
+
+    assert [r.id for r in listed] == [newest.id, middle.id, oldest.id]
+
+
+async def test_recent_keeps_final_requests_and_can_filter_by_status(store: RequestStore) -> None:
+    denied, _ = await store.create(ask(demo.ALEX, at=T0))
+    await store.replace(deny(denied), 0)
+    waiting, _ = await store.create(ask(demo.GRADY, at=T0 + timedelta(minutes=1)))
+
+    everything = await store.recent(10)
+    only_open = await store.recent(10, {RequestStatus.PENDING, RequestStatus.APPROVED})
+
+    assert [(r.id, r.status) for r in everything] == [
+        (waiting.id, RequestStatus.PENDING),
+        (denied.id, RequestStatus.DENIED),
+    ]
+    assert [r.id for r in only_open] == [waiting.id]
+
+
+async def test_recent_stops_at_the_limit(store: RequestStore) -> None:
+    created = [
+        (await store.create(ask(demo.person(f"p{i}", f"P{i}", ""), at=T0 + timedelta(seconds=i))))[
+            0
+        ]
+        for i in range(5)
+    ]
+
+    assert [r.id for r in await store.recent(2)] == [created[4].id, created[3].id]
+    assert await store.recent(0) == []
+
+
+async def test_recent_leaves_out_a_second_ask_that_returned_the_first(
+    store: RequestStore,
+) -> None:
+    first, _ = await store.create(ask())
+    await store.create(ask(at=T0 + timedelta(minutes=5)))
+
+    assert [r.id for r in await store.recent(10)] == [first.id]
+
+
+async def test_recent_pages_through_more_requests_than_one_read(store: RequestStore) -> None:
+    # 130 > the Redis store's page of 100 ids; the filter keeps every 10th, so the store must
+    # read past its first page to fill the limit.
+    made = []
+    for i in range(130):
+        request, _ = await store.create(
+            ask(demo.person(f"p{i}", f"P{i}", ""), at=T0 + timedelta(seconds=i))
+        )
+        if i % 10 == 0:
+            request = deny(request)
+            await store.replace(request, 0)
+        made.append(request)
+
+    denied = await store.recent(20, {RequestStatus.DENIED})
+
+    assert [r.id for r in denied] == [
+        r.id for r in reversed(made) if r.status is RequestStatus.DENIED
+    ]

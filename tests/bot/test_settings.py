@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from bot.settings import Settings
 from exchange.errors import ExchangeConfigError
@@ -52,3 +52,15 @@ def test_the_environment_configures_the_client(monkeypatch: pytest.MonkeyPatch) 
     )
     assert config.authority == "https://login.microsoftonline.com/contoso.onmicrosoft.com"
     assert "hunter2" not in repr(config)
+
+
+@pytest.mark.parametrize("hours", [-1, 5, 7, 25])
+def test_a_sync_interval_that_does_not_divide_the_day_is_refused(hours: int) -> None:
+    with pytest.raises(ValidationError, match="divide 24"):
+        Settings(_env_file=None, sync_lists_hours=hours)
+
+
+def test_syncs_run_every_12_hours_for_lists_and_every_4_for_people_by_default() -> None:
+    settings = Settings(_env_file=None)
+
+    assert (settings.sync_lists_hours, settings.sync_people_hours) == (12, 4)

@@ -13,6 +13,7 @@ from approvals.models import ApprovalRequest, Person, RequestKind, RequestStatus
 from approvals.redis_store import RedisRequestStore
 from approvals.service import utc_now
 from bot.cards.approval import message_card
+from bot.jobs import SWEEP_FUNCTION
 from bot.notifier import card_activity
 from bot.services import Dlbot
 from exchange.sandbox.server import ThreadedSandbox
@@ -248,7 +249,7 @@ async def _stored_without_its_job(dlbot: Dlbot, request: ApprovalRequest) -> App
 
 async def _sweep_as_a_worker_does(dlbot: Dlbot) -> None:
     worker = dlbot.worker()
-    [sweep] = worker.cron_jobs
+    [sweep] = [job for job in worker.cron_jobs if job.function.__name__ == SWEEP_FUNCTION]
     await sweep.function(worker.context)
 
 

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 
 from skills.find_dl import ListIndex
 from skills.ports import DirectoryList, ListDirectory, ListKind, Restriction
+from skills.snapshot_versions import OLD_VERSION_GRACE_SECONDS, publish_version
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ PREFIX: Final = "{dlbot:directory}"
 CHUNK_SIZE: Final = 500  # lists per LIST element: about 250 kB of JSON
 CHUNKS_PER_ROUND_TRIP: Final = 20
 CHANGES_PER_READ: Final = 1000
-OLD_VERSION_GRACE_SECONDS: Final = 600  # a replica loading the old snapshot finishes in time
 # Changes are kept this long after a newer sync covers them, for a save racing another.
 CHANGES_KEPT_SECONDS: Final = 3600
 NO_CHANGES: Final = "0-0"  # the stream id before any change
@@ -133,23 +133,17 @@ class ListSnapshotStore:
             await pipe.execute()
 
     async def _publish(self, version: str, changes_from: str) -> SnapshotCursor:
-        key = self._version_key(version)
-        pointer = json.dumps(
-            {
+        await publish_version(
+            self._redis,
+            pointer_key=self._current,
+            version_key=self._version_key,
+            pointer={
                 "version": version,
                 "changes_from": changes_from,
                 "saved_at": datetime.now(UTC).isoformat(),
                 "format": FORMAT,
-            }
+            },
         )
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.persist(key)
-            pipe.set(self._current, pointer, get=True)
-            _, previous = await pipe.execute()
-        if previous is not None:
-            old = _parse_pointer(previous)["version"]
-            if old != version:
-                await self._redis.expire(self._version_key(old), OLD_VERSION_GRACE_SECONDS)
         await self._trim_changes(changes_from)
         last = await self._last_change_after(changes_from)
         return SnapshotCursor(version, last)

@@ -28,13 +28,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from approvals.models import Person
+from skills.snapshot_versions import OLD_VERSION_GRACE_SECONDS, publish_version
 
 log = logging.getLogger(__name__)
 
 FORMAT: Final = 1
 PREFIX: Final = "{dlbot:people}"
 PEOPLE_PER_ROUND_TRIP: Final = 1000  # HSET fields per pipeline: about 250 kB
-OLD_VERSION_GRACE_SECONDS: Final = 600
 # Accounts a person signs in to Teams with (the same as approvals counts as people).
 PERSON_TYPES: Final = frozenset({"UserMailbox", "MailUser", "GuestMailUser", "User"})
 
@@ -107,22 +107,17 @@ class PersonSnapshotStore:
                     pipe.expire(key, OLD_VERSION_GRACE_SECONDS)
                     await pipe.execute()
                 count += len(mapping)
-        pointer = json.dumps(
-            {
+        await publish_version(
+            self._redis,
+            pointer_key=self._current,
+            version_key=self._version_key,
+            pointer={
                 "version": version,
                 "saved_at": datetime.now(UTC).isoformat(),
                 "count": count,
                 "format": FORMAT,
-            }
+            },
         )
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.persist(key)
-            pipe.set(self._current, pointer, get=True)
-            _, previous = await pipe.execute()
-        if previous is not None:
-            old = _parse_pointer(previous)["version"]
-            if old != version:
-                await self._redis.expire(self._version_key(old), OLD_VERSION_GRACE_SECONDS)
         return count
 
     async def get(self, object_id: str) -> PersonRecord | None:

@@ -8,10 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from bot.doctor import CHECKS, Check, Status, run_doctor
 from bot.doctor.core import CheckResult, DoctorContext, fail, ok, run_checks
@@ -22,6 +18,7 @@ from exchange.models import MembershipChange, MembershipOutcome
 from exchange.sandbox.faults import Fault
 from exchange.sandbox.server import SandboxServer
 from exchange.sandbox.tls import PFX_PASSWORD
+from tests.certs import app_certificate, write_pem
 from tests.doctor.conftest import (
     PUBLIC_URL,
     SettingsFactory,
@@ -529,27 +526,6 @@ class _ClientIgnoringBypass(ExchangeClient):
 
 def _certificate_file(sandbox: SandboxServer, directory: Path, *, days_valid: int) -> Path:
     """A PEM (key + certificate) registered with the demo app, valid for `days_valid` more days."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dlbot doctor test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=30))
-        .not_valid_after(now + dt.timedelta(days=days_valid))
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = app_certificate(days_valid=days_valid)
     sandbox.tokens.register_certificate(DEMO_APP_ID, cert)
-    path = directory / "app.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        + cert.public_bytes(serialization.Encoding.PEM)
-    )
-    return path
+    return write_pem(directory / "app.pem", key, cert)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from exchange.auth import MsalTokenSource
@@ -19,38 +16,10 @@ from exchange.client import ExchangeClient
 from exchange.errors import ExchangeAuthError, ExchangeConfigError, ExchangePermissionError
 from exchange.sandbox.faults import Fault
 from exchange.sandbox.server import SandboxServer
+from tests.certs import app_certificate, write_pem
 from tests.exchange.conftest import DEMO_APP_ID, ConfigFactory
 
 GROUP = "finance-emea@contoso.com"
-
-
-def _certificate(tmp_path: Path, *, days_valid: int) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dlbot test app")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=30))
-        .not_valid_after(now + dt.timedelta(days=days_valid))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _pem_file(path: Path, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> Path:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        + cert.public_bytes(serialization.Encoding.PEM)
-    )
-    return path
 
 
 def _register(sandbox: SandboxServer, cert: x509.Certificate) -> None:
@@ -119,10 +88,10 @@ async def test_a_token_is_replaced_before_it_expires(
 async def test_a_certificate_in_a_pem_file_obtains_a_token(
     sandbox: SandboxServer, make_config: ConfigFactory, tmp_path: Path
 ) -> None:
-    key, cert = _certificate(tmp_path, days_valid=30)
+    key, cert = app_certificate(days_valid=30)
     _register(sandbox, cert)
     config = make_config(
-        client_secret=None, certificate_path=_pem_file(tmp_path / "app.pem", key, cert)
+        client_secret=None, certificate_path=write_pem(tmp_path / "app.pem", key, cert)
     )
 
     async with ExchangeClient(config) as client:
@@ -134,7 +103,7 @@ async def test_a_certificate_in_a_pem_file_obtains_a_token(
 async def test_a_password_protected_pfx_obtains_a_token(
     sandbox: SandboxServer, make_config: ConfigFactory, tmp_path: Path
 ) -> None:
-    key, cert = _certificate(tmp_path, days_valid=30)
+    key, cert = app_certificate(days_valid=30)
     _register(sandbox, cert)
     pfx = tmp_path / "app.pfx"
     pfx.write_bytes(
@@ -153,7 +122,7 @@ async def test_a_password_protected_pfx_obtains_a_token(
 def test_a_wrong_pfx_password_is_named_before_anything_is_sent(
     make_config: ConfigFactory, tmp_path: Path
 ) -> None:
-    key, cert = _certificate(tmp_path, days_valid=30)
+    key, cert = app_certificate(days_valid=30)
     pfx = tmp_path / "app.pfx"
     pfx.write_bytes(
         pkcs12.serialize_key_and_certificates(
@@ -171,9 +140,9 @@ def test_a_wrong_pfx_password_is_named_before_anything_is_sent(
 def test_an_expired_certificate_is_named_with_its_date(
     make_config: ConfigFactory, tmp_path: Path
 ) -> None:
-    key, cert = _certificate(tmp_path, days_valid=-1)
+    key, cert = app_certificate(days_valid=-1)
     config = make_config(
-        client_secret=None, certificate_path=_pem_file(tmp_path / "old.pem", key, cert)
+        client_secret=None, certificate_path=write_pem(tmp_path / "old.pem", key, cert)
     )
 
     with pytest.raises(ExchangeAuthError, match="expired on") as caught:
@@ -184,9 +153,9 @@ def test_an_expired_certificate_is_named_with_its_date(
 async def test_an_unregistered_certificate_is_refused_by_entra(
     sandbox: SandboxServer, make_config: ConfigFactory, tmp_path: Path
 ) -> None:
-    key, cert = _certificate(tmp_path, days_valid=30)
+    key, cert = app_certificate(days_valid=30)
     config = make_config(
-        client_secret=None, certificate_path=_pem_file(tmp_path / "app.pem", key, cert)
+        client_secret=None, certificate_path=write_pem(tmp_path / "app.pem", key, cert)
     )
 
     async with ExchangeClient(config) as client:

@@ -31,8 +31,6 @@ from exchange.config import ExchangeConfig  # noqa: E402
 from exchange.sandbox.server import ThreadedSandbox  # noqa: E402
 
 GROUP = "finance-emea@contoso.com"
-DEMO_APP_ID = "913f363f-a3cf-4f31-9f81-0164ec18b77b"
-DEMO_SECRET = "sandbox-client-secret-not-for-production"
 
 
 async def _timed(work: Callable[[], Awaitable[None]], calls: int, concurrency: int) -> float:
@@ -50,12 +48,14 @@ async def _timed(work: Callable[[], Awaitable[None]], calls: int, concurrency: i
 
 async def run(calls: int, rounds: int, concurrency: int) -> dict[str, float]:
     with ThreadedSandbox() as sandbox:
+        app = sandbox.demo_app
+        assert app is not None and app.secrets, "the demo tenant registers an app with a secret"
         config = ExchangeConfig(
             base_url=sandbox.base_url,
             authority_host=sandbox.base_url,
             tenant=sandbox.tenant_id,
-            client_id=DEMO_APP_ID,
-            client_secret=SecretStr(DEMO_SECRET),
+            client_id=app.client_id,
+            client_secret=SecretStr(app.secrets[0]),
             ca_file=sandbox.ca_file,
         )
         async with ExchangeClient(config) as client, build_http_client(config) as bare_http:

@@ -14,9 +14,7 @@ import pytest
 
 from bot.exchange_command import UsageError, parse_parameters
 from exchange.sandbox.server import ThreadedSandbox
-
-DEMO_APP_ID = "913f363f-a3cf-4f31-9f81-0164ec18b77b"
-DEMO_SECRET = "sandbox-client-secret-not-for-production"
+from tests.exchange.conftest import DEMO_APP_ID, DEMO_SECRET
 
 
 def test_param_equals_value_is_a_string_and_colon_equals_is_json() -> None:

@@ -22,11 +22,9 @@ from bot.run import working
 from bot.services import Dlbot, running
 from bot.settings import Settings
 from exchange.sandbox.server import ThreadedSandbox
+from tests.exchange.conftest import DEMO_APP_ID, DEMO_SECRET
 from tests.playground.conftest import bot_url, playground, playground_user  # noqa: F401
 from tests.playground.harness import SANDBOX_TENANT_ID, Playground, UserIds, eventually
-
-DEMO_APP_ID = "913f363f-a3cf-4f31-9f81-0164ec18b77b"
-DEMO_SECRET = "sandbox-client-secret-not-for-production"
 
 
 @pytest.fixture(scope="module")

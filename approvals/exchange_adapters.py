@@ -8,17 +8,19 @@ which Get-User and Get-Recipient filter on directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import httpx
 
 from approvals.errors import PermanentWriteError, TransientWriteError
-from approvals.models import ListRef, Person
+from approvals.models import ListRef, NewList, Person
 from approvals.ports import DirectoryEntry, WriteResult
 from exchange import filters
 from exchange.client import ExchangeClient
 from exchange.errors import (
+    AddressInUse,
     DirSyncedObject,
     ExchangeAuthError,
     ExchangeConfigError,
@@ -26,9 +28,10 @@ from exchange.errors import (
     ExchangePermissionError,
     ExchangeProtocolError,
     ExchangeUnavailable,
+    NameInUse,
     ObjectNotFound,
 )
-from exchange.models import Recipient, Text, User
+from exchange.models import NewDistributionGroup, Recipient, Text, User
 
 # Accounts a person signs in to Teams with. Shared, room and equipment mailboxes and mail
 # contacts can own or belong to a group, but nobody can approve with them.
@@ -38,6 +41,8 @@ PERSON_TYPES = frozenset({"UserMailbox", "MailUser", "GuestMailUser", "User"})
 FILTER_CHUNK = 50
 
 ADD_MEMBER = "Add-DistributionGroupMember"
+REMOVE_MEMBER = "Remove-DistributionGroupMember"
+NEW_GROUP = "New-DistributionGroup"
 
 
 class _UserRow(User):
@@ -169,21 +174,65 @@ class ExchangeMembershipWriter:
         self._client = client
 
     async def add_member(self, group: ListRef, person: Person) -> WriteResult:
-        try:
+        with _write_errors(ADD_MEMBER, group, person):
             change = await self._client.add_distribution_group_member(
                 group.object_id or group.address, person.object_id
             )
-        except (ExchangeUnavailable, ExchangeProtocolError, ExchangeAuthError) as exc:
-            # Auth is worth retrying: a renewed secret or certificate fixes it without anyone
-            # having to ask again, and the last attempt alerts the admins anyway.
-            raise TransientWriteError(_transient_message(exc), exc.request_id) from exc
-        except ExchangeError as exc:
-            raise PermanentWriteError(
-                _permanent_message(exc, group, person), exc.request_id
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TransientWriteError(f"Exchange could not be reached ({exc!r})") from exc
         return WriteResult(outcome=change.outcome.value, exchange_request_id=change.request_id)
+
+    async def remove_member(self, group: ListRef, person: Person) -> WriteResult:
+        with _write_errors(REMOVE_MEMBER, group, person):
+            change = await self._client.remove_distribution_group_member(
+                group.object_id or group.address, person.object_id
+            )
+        return WriteResult(outcome=change.outcome.value, exchange_request_id=change.request_id)
+
+    async def create_list(self, spec: NewList, *, may_already_exist: bool) -> WriteResult:
+        planned = ListRef(object_id="", address=spec.address, display_name=spec.display_name)
+        owner = spec.owners[0] if spec.owners else Person(object_id="", display_name="")
+        with _write_errors(NEW_GROUP, planned, owner):
+            made = await self._client.new_distribution_group(
+                _new_group(spec), may_already_exist=may_already_exist
+            )
+        group = made.group
+        created = ListRef(
+            object_id=group.external_directory_object_id,
+            address=group.primary_smtp_address or spec.address,
+            display_name=group.display_name or spec.display_name,
+        )
+        return WriteResult(outcome="created", exchange_request_id=made.request_id, created=created)
+
+
+def _new_group(spec: NewList) -> NewDistributionGroup:
+    return NewDistributionGroup(
+        name=spec.name,
+        alias=spec.alias,
+        display_name=spec.display_name,
+        primary_smtp_address=spec.address,
+        # ManagedBy and Members take any recipient identity; object ids are unique, names not.
+        managed_by=[p.object_id for p in spec.owners],
+        members=[p.object_id for p in spec.members],
+        member_join_restriction=spec.join_restriction,
+        require_sender_authentication_enabled=spec.internal_senders_only,
+        notes=spec.description,
+    )
+
+
+@contextmanager
+def _write_errors(cmdlet: str, group: ListRef, person: Person) -> Iterator[None]:
+    """Exchange's failures as the approval workflow's: worth retrying, or not."""
+    try:
+        yield
+    except (ExchangeUnavailable, ExchangeProtocolError, ExchangeAuthError) as exc:
+        # Auth is worth retrying: a renewed secret or certificate fixes it without anyone
+        # having to ask again, and the last attempt alerts the admins anyway.
+        raise TransientWriteError(_transient_message(exc), exc.request_id) from exc
+    except ExchangeError as exc:
+        raise PermanentWriteError(
+            _permanent_message(exc, cmdlet, group, person), exc.request_id
+        ) from exc
+    except httpx.TransportError as exc:
+        raise TransientWriteError(f"Exchange could not be reached ({exc!r})") from exc
 
 
 def _transient_message(exc: ExchangeError) -> str:
@@ -195,17 +244,31 @@ def _transient_message(exc: ExchangeError) -> str:
     return f"Exchange did not answer usefully, it will be tried again ({exc.message})"
 
 
-def _permanent_message(exc: ExchangeError, group: ListRef, person: Person) -> str:
+# What each write does, in words: "add Alex to", "remove Alex from", "create".
+_DOING = {
+    ADD_MEMBER: "add {who} to",
+    REMOVE_MEMBER: "remove {who} from",
+    NEW_GROUP: "create",
+}
+
+
+def _permanent_message(exc: ExchangeError, cmdlet: str, group: ListRef, person: Person) -> str:
     who, where = person.display_name, f"{group.display_name} ({group.address})"
+    doing = _DOING[cmdlet].format(who=who)
     if isinstance(exc, ExchangePermissionError):
         return (
-            f"dlbot's Exchange role does not allow {ADD_MEMBER}; an Exchange admin must grant "
-            f"it to dlbot's app, then add {who} to {where} ({exc.message})"
+            f"dlbot's Exchange role does not allow {cmdlet}; an Exchange admin must grant "
+            f"it to dlbot's app, then {doing} {where} ({exc.message})"
         )
     if isinstance(exc, DirSyncedObject):
         return (
             f"{where} is synchronised from the on-premises Active Directory, so Exchange Online "
-            f"cannot change it; an admin must add {who} there"
+            f"cannot change it; an admin must {doing} it there"
+        )
+    if isinstance(exc, NameInUse | AddressInUse):
+        return (
+            f"the name or address of {where} was taken by another recipient after the request "
+            f"was approved ({exc.message})"
         )
     if isinstance(exc, ObjectNotFound):
         return (
@@ -214,7 +277,7 @@ def _permanent_message(exc: ExchangeError, group: ListRef, person: Person) -> st
         )
     if isinstance(exc, ExchangeConfigError):
         return f"dlbot's Exchange connection is not configured: {exc.message}"
-    return f"Exchange refused to add {who} to {where}: {exc.message}"
+    return f"Exchange refused to {doing} {where}: {exc.message}"
 
 
 if TYPE_CHECKING:  # mypy proves both adapters satisfy their ports

@@ -61,6 +61,22 @@ class ListRef(_Frozen):
 FALLBACK_VIA = "fallback"
 
 
+class NewList(_Frozen):
+    """What a CREATE request asks for: the list exactly as it will be made (validated before it
+    is stored, so approvers see the final name and address)."""
+
+    name: str
+    display_name: str
+    alias: str
+    address: str
+    description: str = ""
+    owners: tuple[Person, ...] = ()
+    members: tuple[Person, ...] = ()
+    join_restriction: str = "ApprovalRequired"  # "Open" | "ApprovalRequired" | "Closed"
+    # True: only senders inside the organisation may mail the list (Exchange's default).
+    internal_senders_only: bool = True
+
+
 class Approver(Person):
     # How this person came to approve: "owner", "owner group <name>", or "fallback".
     via: str = "owner"
@@ -97,6 +113,9 @@ class ApprovalRequest(_Frozen):
     requester: Person
     group: ListRef
     justification: str = ""
+    # CREATE only: the list to make. Its `group` names the planned list until it exists, then
+    # the list as Exchange made it (object id filled in on completion).
+    new_list: NewList | None = None
     approvers: tuple[Approver, ...] = ()
     orphaned: bool = False  # the list had no usable owner: fallback approvers were asked
     auto_approved: str = ""  # why no approval was needed: "open list", "requester owns the list"

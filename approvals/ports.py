@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from approvals.models import ApprovalRequest, Approver, CardRef, ListRef, Person
+from approvals.models import ApprovalRequest, Approver, CardRef, ListRef, NewList, Person
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class ApproverSource(Protocol):
 class WriteResult:
     outcome: str  # "added" | "already_member" | "removed" | "not_a_member" | "created"
     exchange_request_id: str
+    # create_list only: the list as Exchange made it.
+    created: ListRef | None = None
 
 
 class MembershipWriter(Protocol):
@@ -67,6 +69,16 @@ class MembershipWriter(Protocol):
 
     async def add_member(self, group: ListRef, person: Person) -> WriteResult:
         """Make `person` a member of `group`; "already a member" is success."""
+        ...
+
+    async def remove_member(self, group: ListRef, person: Person) -> WriteResult:
+        """Take `person` off `group`; "not a member" is success."""
+        ...
+
+    async def create_list(self, spec: NewList, *, may_already_exist: bool) -> WriteResult:
+        """Make the list; `created` names it. `may_already_exist`: an earlier attempt may have
+        made it with its response lost, so a list that now holds the name and address and
+        matches `spec` is success, not a collision (the contract's replay rule)."""
         ...
 
 

@@ -346,11 +346,8 @@ class ApprovalService:
         request = await self.get(request_id)
         if request.status is not RequestStatus.APPROVED:
             return  # not approved, or already carried out: nothing to do, ever
-        if request.kind is not RequestKind.JOIN:
-            await self._fail(request, f"dlbot cannot carry out {request.kind.value} requests yet")
-            return
         try:
-            result = await self._writer.add_member(request.group, request.requester)
+            result = await self._write(request)
         except PermanentWriteError as exc:
             await self._fail(request, exc.message, exc.exchange_request_id)
             return
@@ -362,6 +359,19 @@ class ApprovalService:
             raise
         await self._complete(request, result)
 
+    async def _write(self, request: ApprovalRequest) -> WriteResult:
+        """The Exchange change the request asks for (the writer makes each safe to repeat)."""
+        if request.kind is RequestKind.JOIN:
+            return await self._writer.add_member(request.group, request.requester)
+        if request.kind is RequestKind.LEAVE:
+            return await self._writer.remove_member(request.group, request.requester)
+        if request.new_list is None:
+            raise PermanentWriteError(f"request {request.id} asks to create a list but names none")
+        # Any earlier attempt may have created the list and lost the answer.
+        return await self._writer.create_list(
+            request.new_list, may_already_exist=request.execution.attempts > 0
+        )
+
     async def _complete(self, request: ApprovalRequest, result: WriteResult) -> None:
         try:
             completed = await self._change(
@@ -371,6 +381,7 @@ class ApprovalService:
                     outcome=result.outcome,
                     exchange_request_id=result.exchange_request_id,
                     now=self._clock(),
+                    created=result.created,
                 ),
             )
         except InvalidTransition as ended:

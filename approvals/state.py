@@ -179,9 +179,15 @@ def record_attempt(
 
 
 def complete(
-    request: ApprovalRequest, *, outcome: str, exchange_request_id: str, now: datetime
+    request: ApprovalRequest,
+    *,
+    outcome: str,
+    exchange_request_id: str,
+    now: datetime,
+    created: ListRef | None = None,
 ) -> ApprovalRequest:
-    """APPROVED → COMPLETED: the change is made (or was already true)."""
+    """APPROVED → COMPLETED: the change is made (or was already true). A CREATE request's
+    `group` becomes the list as Exchange made it (`created`)."""
     _require(request, RequestStatus.APPROVED, "complete")
     execution = Execution(
         attempts=request.execution.attempts + 1,
@@ -189,7 +195,8 @@ def complete(
         exchange_request_id=exchange_request_id,
         finished_at=now,
     )
-    return _next(request, now, status=RequestStatus.COMPLETED, execution=execution)
+    group = created if created is not None else request.group
+    return _next(request, now, status=RequestStatus.COMPLETED, execution=execution, group=group)
 
 
 def fail(

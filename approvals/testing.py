@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from approvals.errors import WriteError
-from approvals.models import ApprovalRequest, Approver, CardRef, ListRef, Person
+from approvals.errors import PermanentWriteError, WriteError
+from approvals.models import ApprovalRequest, Approver, CardRef, ListRef, NewList, Person
 from approvals.ports import ApproverSet, DirectoryEntry, JobName, NoticeKind, WriteResult
 from approvals.service import ApprovalService
 
@@ -148,18 +148,49 @@ class InMemoryMembershipWriter:
     def __init__(self, script: Iterable[WriteError | None] = ()) -> None:
         self.members: dict[str, set[str]] = {}
         self.calls: list[tuple[ListRef, Person]] = []
+        self.created: dict[str, ListRef] = {}  # by address, casefolded
         self.script: deque[WriteError | None] = deque(script)
         self._ids = itertools.count(1)
 
     async def add_member(self, group: ListRef, person: Person) -> WriteResult:
-        self.calls.append((group, person))
-        step = self.script.popleft() if self.script else None
-        if step is not None:
-            raise step
+        self._next_step(group, person)
         members = self.members.setdefault(group.object_id, set())
         outcome = "already_member" if person.object_id in members else "added"
         members.add(person.object_id)
         return WriteResult(outcome=outcome, exchange_request_id=f"exchange-{next(self._ids)}")
+
+    async def remove_member(self, group: ListRef, person: Person) -> WriteResult:
+        self._next_step(group, person)
+        members = self.members.setdefault(group.object_id, set())
+        outcome = "removed" if person.object_id in members else "not_a_member"
+        members.discard(person.object_id)
+        return WriteResult(outcome=outcome, exchange_request_id=f"exchange-{next(self._ids)}")
+
+    async def create_list(self, spec: NewList, *, may_already_exist: bool) -> WriteResult:
+        planned = ListRef(object_id="", address=spec.address, display_name=spec.display_name)
+        self._next_step(planned, spec.owners[0] if spec.owners else _NOBODY)
+        existing = self.created.get(spec.address.casefold())
+        if existing is not None and not may_already_exist:
+            raise PermanentWriteError(f"the name or address of {spec.address} is taken")
+        created = existing or ListRef(
+            object_id=f"created-{next(self._ids)}",
+            address=spec.address,
+            display_name=spec.display_name,
+        )
+        self.created[spec.address.casefold()] = created
+        self.members[created.object_id] = {p.object_id for p in spec.members}
+        return WriteResult(
+            outcome="created", exchange_request_id=f"exchange-{next(self._ids)}", created=created
+        )
+
+    def _next_step(self, group: ListRef, person: Person) -> None:
+        self.calls.append((group, person))
+        step = self.script.popleft() if self.script else None
+        if step is not None:
+            raise step
+
+
+_NOBODY = Person(object_id="", display_name="")
 
 
 @dataclass

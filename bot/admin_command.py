@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from approvals.audit import AuditEvent, AuditLog, RedisStreamAudit
 from approvals.errors import InvalidTransition, RequestNotFound
-from approvals.models import OPEN_STATUSES, ApprovalRequest, ListRef, Person
+from approvals.models import OPEN_STATUSES, ApprovalRequest, ListRef, NewList, Person
 from approvals.ports import ApproverSet, WriteResult
 from approvals.redis_store import RedisRequestStore
 from approvals.service import ApprovalService
@@ -319,6 +319,12 @@ class _NotNeeded:
         raise RuntimeError("dlbot requests cancel does not resolve approvers")
 
     async def add_member(self, group: ListRef, person: Person) -> WriteResult:
+        raise RuntimeError("dlbot requests cancel does not write to Exchange")
+
+    async def remove_member(self, group: ListRef, person: Person) -> WriteResult:
+        raise RuntimeError("dlbot requests cancel does not write to Exchange")
+
+    async def create_list(self, spec: NewList, *, may_already_exist: bool) -> WriteResult:
         raise RuntimeError("dlbot requests cancel does not write to Exchange")
 
 

@@ -3,10 +3,13 @@ trouble, failed (and the admins told) when retrying cannot help."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from approvals import state
 from approvals.errors import PermanentWriteError, TransientWriteError
-from approvals.models import ApprovalRequest, RequestKind, RequestStatus
+from approvals.models import ApprovalRequest, ListRef, NewList, RequestKind, RequestStatus
 from approvals.ports import JobName, NoticeKind
 from tests.approvals import demo
 from tests.approvals.conftest import Harness
@@ -150,15 +153,50 @@ async def test_a_permanent_failure_fails_at_once_tells_the_requester_and_alerts_
     assert harness.audit.events[-1].exchange_request_id == "x-synced"
 
 
-async def test_a_kind_the_writer_cannot_carry_out_fails_for_good(harness: Harness) -> None:
-    result = await harness.service.submit(
-        kind=RequestKind.LEAVE,
-        requester=demo.ALEX,
-        group=demo.FINANCE_EMEA,
-        auto_approved="open list",
+async def test_a_leave_request_removes_the_member_and_not_a_member_counts_as_done(
+    harness: Harness,
+) -> None:
+    harness.writer.members[demo.FINANCE_EMEA.object_id] = {demo.ALEX.object_id}
+    for expected in ("removed", "not_a_member"):
+        result = await harness.service.submit(
+            kind=RequestKind.LEAVE,
+            requester=demo.ALEX,
+            group=demo.FINANCE_EMEA,
+            auto_approved="open list",
+        )
+        await harness.run_jobs()
+        done = await harness.service.get(result.request.id)
+        assert done.status is RequestStatus.COMPLETED
+        assert done.execution.outcome == expected
+    assert harness.writer.members[demo.FINANCE_EMEA.object_id] == set()
+    assert harness.audit.events[-1].cmdlet == "Remove-DistributionGroupMember"
+
+
+async def test_a_create_request_makes_the_list_and_names_it_on_the_request(
+    harness: Harness,
+) -> None:
+    spec = NewList(
+        name="Q3 Launch",
+        display_name="Q3 Launch",
+        alias="q3-launch",
+        address="q3-launch@contoso.example",
+        owners=(demo.ALEX,),
+        members=(demo.ALEX,),
     )
-    await harness.run_jobs()
-    failed = await harness.service.get(result.request.id)
-    assert failed.status is RequestStatus.FAILED
-    assert failed.execution.error == "dlbot cannot carry out leave requests yet"
-    assert harness.writer.calls == []
+    planned = ListRef(object_id="", address=spec.address, display_name=spec.display_name)
+    request = state.new_request(
+        kind=RequestKind.CREATE, requester=demo.ALEX, group=planned, now=datetime.now(UTC)
+    ).model_copy(update={"new_list": spec, "status": RequestStatus.APPROVED})
+    await harness.store.create(request)
+    # The first attempt's answer is lost: the retry must take the list it finds for success.
+    harness.writer.script.append(TransientWriteError("Exchange did not answer", "x-lost"))
+    harness.writer.created[spec.address] = ListRef(
+        object_id="made-by-the-lost-call", address=spec.address, display_name=spec.display_name
+    )
+    with pytest.raises(TransientWriteError):
+        await harness.service.execute(request.id)
+    await harness.service.execute(request.id)
+    done = await harness.service.get(request.id)
+    assert done.status is RequestStatus.COMPLETED
+    assert done.group.object_id == "made-by-the-lost-call"
+    assert harness.audit.events[-1].cmdlet == "New-DistributionGroup"

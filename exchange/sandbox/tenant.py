@@ -627,6 +627,7 @@ class Tenant:
                 "member_depart_restriction": group.member_depart_restriction,
                 "is_dir_synced": group.is_dir_synced,
                 "hidden_from_address_lists": group.hidden,
+                "require_sender_authentication_enabled": group.require_sender_authentication,
                 "members": [
                     {
                         "name": m.name,

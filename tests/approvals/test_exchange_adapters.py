@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from approvals.approvers import OwnerApprovers
 from approvals.errors import PermanentWriteError, TransientWriteError
 from approvals.exchange_adapters import ExchangeMembershipWriter, ExchangeOwnerDirectory
-from approvals.models import ListRef
+from approvals.models import ListRef, NewList
 from approvals.ports import ApproverSet, DirectoryEntry
 from exchange.client import ExchangeClient
 from exchange.config import ExchangeConfig
@@ -278,3 +278,77 @@ async def test_exchange_unavailable_through_every_retry_is_worth_trying_later(
             await ExchangeMembershipWriter(client).add_member(demo.FINANCE_EMEA, demo.ALEX)
     assert failed.value.exchange_request_id == sandbox.requests[-1].client_request_id
     assert "alexw@contoso.com" not in members(sandbox, "finance-emea")
+
+
+# Removing a member and creating a list ------------------------------------------------------
+
+
+async def test_removing_a_member_reports_removed_then_not_a_member(
+    sandbox: SandboxServer, client: ExchangeClient
+) -> None:
+    writer = ExchangeMembershipWriter(client)
+    await writer.add_member(demo.FINANCE_EMEA, demo.ALEX)
+    assert (await writer.remove_member(demo.FINANCE_EMEA, demo.ALEX)).outcome == "removed"
+    assert "alexw@contoso.com" not in members(sandbox, "finance-emea")
+    again = await writer.remove_member(demo.FINANCE_EMEA, demo.ALEX)
+    assert again.outcome == "not_a_member"
+    assert again.exchange_request_id == sandbox.requests[-1].client_request_id
+
+
+async def test_removing_from_a_list_synced_from_on_premises_fails_for_good_saying_so(
+    client: ExchangeClient,
+) -> None:
+    with pytest.raises(PermanentWriteError) as failed:
+        await ExchangeMembershipWriter(client).remove_member(demo.ONPREM_ENGINEERING, demo.ALEX)
+    assert "an admin must remove Alex Wilber from it there" in failed.value.message
+
+
+Q3_LAUNCH = NewList(
+    name="Q3 Launch",
+    display_name="Q3 Launch",
+    alias="q3-launch",
+    address="q3-launch@contoso.com",
+    description="Everyone working on the Q3 launch",
+    owners=(demo.ALEX, demo.MEGAN),
+    members=(demo.LEE,),
+    join_restriction="ApprovalRequired",
+)
+
+
+async def test_creating_a_list_makes_it_as_asked_and_names_it(
+    sandbox: SandboxServer, client: ExchangeClient
+) -> None:
+    result = await ExchangeMembershipWriter(client).create_list(Q3_LAUNCH, may_already_exist=False)
+
+    assert result.outcome == "created" and result.created is not None
+    made = sandbox.tenant.group_snapshot("Q3 Launch")
+    assert result.created.object_id == made["external_directory_object_id"]
+    assert result.created.address == "q3-launch@contoso.com"
+    assert made["member_join_restriction"] == "ApprovalRequired"
+    assert made["require_sender_authentication_enabled"] is True
+    assert [m["primary_smtp_address"] for m in made["members"]] == ["leeg@contoso.com"]
+    parameters = sandbox.requests[-1].parameters
+    assert parameters is not None
+    assert parameters["ManagedBy"] == [demo.ALEX.object_id, demo.MEGAN.object_id]
+    assert "IgnoreNamingPolicy" not in parameters
+
+
+async def test_a_create_replayed_after_a_lost_answer_is_success_and_makes_one_list(
+    sandbox: SandboxServer, client: ExchangeClient
+) -> None:
+    writer = ExchangeMembershipWriter(client)
+    first = await writer.create_list(Q3_LAUNCH, may_already_exist=False)
+    # The worker's earlier attempt made the list but never heard back: the retry finds it.
+    again = await writer.create_list(Q3_LAUNCH, may_already_exist=True)
+    assert again.outcome == "created"
+    assert again.created == first.created
+    assert cmdlets(sandbox).count("New-DistributionGroup") == 2
+
+
+async def test_a_name_taken_by_someone_else_fails_for_good_saying_so(
+    client: ExchangeClient,
+) -> None:
+    taken = Q3_LAUNCH.model_copy(update={"name": "finance-emea", "address": "x1@contoso.com"})
+    with pytest.raises(PermanentWriteError) as failed:
+        await ExchangeMembershipWriter(client).create_list(taken, may_already_exist=True)
+    assert "was taken by another recipient" in failed.value.message

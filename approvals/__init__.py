@@ -9,7 +9,8 @@ Never imports botbuilder or aiohttp.
                             resume_stalled (queues again a job lost to a crash)
     store.py, redis_store.py, keys.py, redis_calls.py
                             RequestStore: in memory and on Redis (compare-and-set, cluster-safe)
-    audit.py                AuditLog: in memory and on one untrimmed Redis stream
+    audit.py                AuditLog: in memory and on one Redis stream, pruned only by retention
+                            (archived first, the prune itself audited)
     approvers.py            OwnerApprovers: owners (and owner groups) as approvers, fallback
     exchange_adapters.py    the directory and writer ports over the Exchange client
     testing.py              in-memory fakes of the other ports, for tests anywhere

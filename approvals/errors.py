@@ -12,6 +12,7 @@
     └── WriteError                     raised by a MembershipWriter (message, exchange_request_id)
         ├── TransientWriteError        Exchange unavailable or throttled: try again later
         └── PermanentWriteError        retrying cannot help; the message says what a person must do
+            └── ListNameTaken          a new list's name or address was taken after approval
 
 The bot turns each of these into words in one place; the errors themselves only carry facts.
 """
@@ -98,3 +99,9 @@ class TransientWriteError(WriteError):
 
 class PermanentWriteError(WriteError):
     """Retrying cannot help; `message` tells a person what to do about it."""
+
+
+class ListNameTaken(PermanentWriteError):
+    """New-DistributionGroup found the name or address taken by another recipient after the
+    request was approved: retrying cannot help, another name can (the requester is offered
+    free ones)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from approvals.errors import PermanentWriteError, TransientWriteError
+from approvals.errors import ListNameTaken, PermanentWriteError, TransientWriteError
 from approvals.models import ListRef, NewList, Person
 from approvals.ports import DirectoryEntry, WriteResult
 from exchange import filters
@@ -227,6 +227,10 @@ def _write_errors(cmdlet: str, group: ListRef, person: Person) -> Iterator[None]
         # Auth is worth retrying: a renewed secret or certificate fixes it without anyone
         # having to ask again, and the last attempt alerts the admins anyway.
         raise TransientWriteError(_transient_message(exc), exc.request_id) from exc
+    except (NameInUse, AddressInUse) as exc:
+        # Only a new list can collide; its requester is offered free names (ListNameTaken).
+        error = ListNameTaken if cmdlet == NEW_GROUP else PermanentWriteError
+        raise error(_permanent_message(exc, cmdlet, group, person), exc.request_id) from exc
     except ExchangeError as exc:
         raise PermanentWriteError(
             _permanent_message(exc, cmdlet, group, person), exc.request_id

@@ -11,7 +11,13 @@ keys that must change together share a hash tag (the part in braces):
                                                 less those the sweeper set aside
     dlbot:{open}:versions                       hash: open request id -> its version there
     dlbot:{all}:requests                        sorted set of every request id by created_at
-    dlbot:audit                                 the audit trail (a stream, never trimmed)
+    dlbot:audit                                 the audit trail (a stream; only retention
+                                                prunes it: docs/audit-retention.md)
+    {dlbot:audit}:retention-plan                the prune in progress: ids, archive, token
+    dlbot:grant:{<id>}                          one time-boxed membership: hash {version, json}
+    dlbot:user:{<member>}:grant:<list>          the id of the member's latest grant on a list
+    dlbot:user:{<member>}:grants                sorted set of the member's grant ids by start
+    dlbot:{grants}:active                       sorted set of active grant ids by ends_at
 
 A request and its requester's keys live in different slots, so they are never changed in one
 atomic step; the store orders its writes so that any crash in between is repaired later.
@@ -42,6 +48,7 @@ AUDIT_STREAM = f"{PREFIX}:audit"
 OPEN_REQUESTS = f"{PREFIX}:{{open}}:requests"
 OPEN_VERSIONS = f"{PREFIX}:{{open}}:versions"
 ALL_REQUESTS = f"{PREFIX}:{{all}}:requests"
+ACTIVE_GRANTS = f"{PREFIX}:{{grants}}:active"
 
 # What new_request_id() makes (token_urlsafe), with room for ids made another way later.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -75,3 +82,17 @@ def requests_of(requester_id: str) -> str:
 
 def requests_sequence(requester_id: str) -> str:
     return f"{PREFIX}:user:{_tag(requester_id)}:seq"
+
+
+def grant(grant_id: str) -> str:
+    if not is_request_id(grant_id):  # a grant's id is the id of the request that made it
+        raise ValueError(f"not a grant id: {grant_id!r}")
+    return f"{PREFIX}:grant:{_tag(grant_id)}"
+
+
+def grant_of(member_id: str, list_id: str) -> str:
+    return f"{PREFIX}:user:{_tag(member_id)}:grant:{list_id}"
+
+
+def grants_of(member_id: str) -> str:
+    return f"{PREFIX}:user:{_tag(member_id)}:grants"

@@ -65,7 +65,9 @@ class NewList(_Frozen):
     """What a CREATE request asks for: the list exactly as it will be made (validated before it
     is stored, so approvers see the final name and address)."""
 
-    name: str
+    name: str  # the final name (naming policy's prefix and suffix applied): Name, unique
+    # DisplayName as sent: the words typed; Exchange adds its naming policy's prefix and suffix
+    # to it, which makes it `name` when dlbot's policy settings match the tenant's.
     display_name: str
     alias: str
     address: str
@@ -75,6 +77,22 @@ class NewList(_Frozen):
     join_restriction: str = "ApprovalRequired"  # "Open" | "ApprovalRequired" | "Closed"
     # True: only senders inside the organisation may mail the list (Exchange's default).
     internal_senders_only: bool = True
+
+
+def planned_list_id(address: str) -> str:
+    """The stand-in object id of a list that does not exist yet, from its planned address.
+
+    One open request per (person, list) then holds for planned lists too: two different lists
+    asked for by one person differ in address, and the same list asked twice is the same key.
+    """
+    return f"{_PLANNED}{address.casefold()}"
+
+
+def is_planned_list_id(object_id: str) -> bool:
+    return object_id.startswith(_PLANNED)
+
+
+_PLANNED = "new:"  # no Entra object id starts so (they are GUIDs)
 
 
 class Approver(Person):
@@ -88,6 +106,9 @@ class CardRef(_Frozen):
     approver_id: str
     conversation_id: str
     activity_id: str
+    # A reminder card, posted beside the approver's first card (both stay live and both are
+    # redrawn to the outcome), so it is kept next to that one rather than replacing it.
+    reminder: bool = False
 
 
 class Decision(_Frozen):
@@ -103,6 +124,9 @@ class Execution(_Frozen):
     error: str = ""  # the last failure, in words a person can act on
     exchange_request_id: str = ""  # Exchange's client-request-id of the write, for the audit
     finished_at: datetime | None = None
+    # CREATE failed because the name or address was taken meanwhile: free ones to offer instead
+    # (planned lists, no object id), found when it failed.
+    alternatives: tuple[ListRef, ...] = ()
 
 
 class ApprovalRequest(_Frozen):
@@ -126,12 +150,35 @@ class ApprovalRequest(_Frozen):
     # requester's own cancel leaves it None.
     cancelled_by: Person | None = None
     cancel_reason: str = ""
+    # Lifecycle timers of a pending request (approvals.lifecycle): when the approvers were
+    # reminded, and when it was escalated to the fallback approvers; each step happens once.
+    reminded_at: datetime | None = None
+    escalated_at: datetime | None = None
+    # The correlation id of the activity that asked (docs/operations.md): every job the worker
+    # runs for this request logs it again, so one search finds the whole story.
+    correlation_id: str = ""
+    # Time-boxed membership (approvals.grant_service): a JOIN made for this many days (asked,
+    # set by the approver, or the admin's maximum for the list); None is for good.
+    membership_days: int | None = None
+    # The membership grant this request renews (JOIN) or ends (LEAVE made when its time ran out).
+    grant_id: str = ""
     created_at: datetime
     updated_at: datetime
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def list_key(self) -> str:
+        """Which list "one open request per person and list" counts this request against.
+
+        A CREATE's `group` changes when Exchange makes the list; its key must not, or the claim
+        taken at submit would never be released.
+        """
+        if self.new_list is not None:
+            return planned_list_id(self.new_list.address)
+        return self.group.object_id
 
     def approver(self, object_id: str) -> Approver | None:
         return next((a for a in self.approvers if a.object_id == object_id), None)

@@ -50,6 +50,26 @@ class ApproverSource(Protocol):
     async def current_approvers(self, group: ListRef) -> ApproverSet: ...
 
 
+class CreationApproverSource(Protocol):
+    """Who approves a new list (CREATE): not owners, since the list has none yet, but the
+    admins' creation approvers or the requester's manager; read at submit and at decision."""
+
+    async def creation_approvers(self, requester: Person) -> ApproverSet: ...
+
+
+class NewListHooks(Protocol):
+    """What the workflow needs around making a list, from the package that knows the index
+    and the naming rules (skills implements it; approvals never imports skills)."""
+
+    async def created(self, request: ApprovalRequest) -> None:
+        """The list exists (`request.group`): make it findable at once."""
+        ...
+
+    async def alternatives(self, spec: NewList) -> tuple[ListRef, ...]:
+        """Free names and addresses like `spec`'s, which another recipient took meanwhile."""
+        ...
+
+
 @dataclass(frozen=True)
 class WriteResult:
     outcome: str  # "added" | "already_member" | "removed" | "not_a_member" | "created"
@@ -92,6 +112,9 @@ class NoticeKind(StrEnum):
     COMPLETED = "completed"  # to the requester: you are now a member
     FAILED = "failed"  # to the requester and the admins, with what to do
     CANCELLED = "cancelled"
+    REMINDED = "reminded"  # to the requester: nobody decided yet, the approvers were reminded
+    ESCALATED = "escalated"  # to the requester: nobody decided in time, fallback approvers asked
+    EXPIRED = "expired"  # to the requester: nobody decided in time, the request ended
 
 
 class Notifier(Protocol):
@@ -116,6 +139,15 @@ class JobName(StrEnum):
     DELIVER_CARDS = "deliver_cards"  # post approval cards (after the request is stored)
     EXECUTE = "execute"  # make the change in Exchange
     UPDATE_CARDS = "update_cards"  # redraw every approver's card after a transition
+    # The lifecycle timers of a pending request (approvals.lifecycle), each queued at submit to
+    # run at a fixed time after the request was made, and doing nothing once it was decided.
+    REMIND = "remind"  # a fresh card to every approver
+    ESCALATE = "escalate"  # the fallback approvers asked too
+    EXPIRE = "expire"  # the request ends, unanswered
+    # Time-boxed membership (approvals.grant_service), keyed per grant and term rather than per
+    # request: "<grant id>.<term>.<days before>" and "<grant id>.<term>".
+    GRANT_PROMPT = "grant_prompt"  # ask the member whether to renew, days before the end
+    GRANT_END = "grant_end"  # the time is up: remove the member
 
 
 class JobQueue(Protocol):
@@ -123,3 +155,12 @@ class JobQueue(Protocol):
         """Durably schedule `job` for the request; a job with the same (job, request) key that
         is already queued is not queued twice."""
         ...
+
+
+class MembershipHooks(Protocol):
+    """What happens after a change of membership is made or refused (time-boxed membership,
+    approvals.grant_service); the workflow calls these once, after the final compare-and-set."""
+
+    async def completed(self, request: ApprovalRequest) -> None: ...
+
+    async def failed(self, request: ApprovalRequest) -> None: ...

@@ -132,7 +132,7 @@ class RedisRequestStore:
             raise ValueError(f"only an open request can be created, not a {request.status} one")
         requester = request.requester.object_id
         claim_keys = [
-            keys.open_request(requester, request.group.object_id, request.kind),
+            keys.open_request(requester, request.list_key, request.kind),
             keys.requests_of(requester),
             keys.requests_sequence(requester),
         ]
@@ -343,7 +343,7 @@ def _score(request: ApprovalRequest) -> float:
 
 
 def _claim_key(request: ApprovalRequest) -> str:
-    return keys.open_request(request.requester.object_id, request.group.object_id, request.kind)
+    return keys.open_request(request.requester.object_id, request.list_key, request.kind)
 
 
 if TYPE_CHECKING:  # mypy proves the Redis store satisfies the port

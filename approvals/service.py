@@ -18,29 +18,39 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+import structlog
+
 from approvals import state
 from approvals.audit import AuditAction, AuditEvent, AuditLog
 from approvals.errors import (
     ConcurrentUpdate,
     InvalidTransition,
+    ListNameTaken,
     PermanentWriteError,
     RequestNotFound,
     TransientWriteError,
 )
+from approvals.grants import MembershipRules
+from approvals.lifecycle import Lifecycle, Timings
 from approvals.models import (
     ADMIN_CANCEL_ACTOR,
     ApprovalRequest,
     Approver,
     ListRef,
+    NewList,
     Person,
     RequestKind,
     RequestStatus,
 )
 from approvals.ports import (
+    ApproverSet,
     ApproverSource,
+    CreationApproverSource,
     JobName,
     JobQueue,
+    MembershipHooks,
     MembershipWriter,
+    NewListHooks,
     NoticeKind,
     Notifier,
     WriteResult,
@@ -88,6 +98,10 @@ class ApprovalService:
         audit: AuditLog,
         clock: Callable[[], datetime] = utc_now,
         max_execution_attempts: int = 8,
+        timings: Timings = Timings(),
+        creation_approvers: CreationApproverSource | None = None,
+        new_lists: NewListHooks | None = None,
+        membership_rules: MembershipRules | None = None,
     ) -> None:
         if max_execution_attempts < 1:
             raise ValueError("max_execution_attempts must be at least 1")
@@ -99,6 +113,31 @@ class ApprovalService:
         self._audit = audit
         self._clock = clock
         self._max_attempts = max_execution_attempts
+        # CREATE only: without them a new list has nobody to approve it and is not indexed.
+        self._creation_approvers = creation_approvers
+        self._new_lists = new_lists
+        # Time-boxed membership: the admin's maximum per list, and what records and ends grants
+        # (attach_membership; None: JOINs are simply carried out).
+        self._membership_rules = membership_rules or MembershipRules()
+        self._membership: MembershipHooks | None = None
+        # The reminder, escalation and expiry of pending requests (off unless timings say).
+        self.lifecycle = Lifecycle(
+            timings=timings,
+            jobs=jobs,
+            notifier=notifier,
+            # Per request: a new list (CREATE) has no owners, its creation approvers stand in.
+            approvers_of=self._approvers_of,
+            clock=clock,
+            get=self.get,
+            change=self._change,
+            record=self._record,
+            tell=self._tell,
+        )
+
+    def attach_membership(self, hooks: MembershipHooks) -> None:
+        """Who hears of every membership change made or refused (approvals.grant_service),
+        attached after construction because it submits requests through this service."""
+        self._membership = hooks
 
     # Asking -------------------------------------------------------------------------------
 
@@ -110,12 +149,18 @@ class ApprovalService:
         group: ListRef,
         justification: str = "",
         auto_approved: str = "",
+        new_list: NewList | None = None,
+        membership_days: int | None = None,
+        grant_id: str = "",
     ) -> SubmitResult:
         """Store a request (one open per person, list and kind) and queue its next step.
 
         `auto_approved` says why no approval is needed ("open list"): the change is queued at
         once. Otherwise the approvers are resolved now and their cards go out from a job.
+        A JOIN lasts `membership_days` (at most the admin's maximum for the list, which also
+        applies when none is asked); `grant_id` names the grant a JOIN renews or a LEAVE ends.
         """
+        # A CREATE's group is the planned list: its object id is planned_list_id(address).
         existing = await self._store.open_request(requester.object_id, group.object_id, kind)
         if existing is not None:
             # Checked first so that asking twice costs no directory lookup; create() below
@@ -132,7 +177,7 @@ class ApprovalService:
                 auto_approved=auto_approved,
             )
         else:
-            approvers, orphaned = await self._approvers_for(requester, group)
+            approvers, orphaned = await self._approvers_for(kind, requester, group)
             request = state.new_request(
                 kind=kind,
                 requester=requester,
@@ -142,9 +187,31 @@ class ApprovalService:
                 approvers=approvers,
                 orphaned=orphaned,
             )
+        # The edge binds the activity's correlation id (bot/logs.py); kept on the request so
+        # the worker's jobs for it log the same id.
+        days = (
+            self._membership_rules.days_for(group, membership_days)
+            if kind is RequestKind.JOIN
+            else None
+        )
+        request = request.model_copy(
+            update={
+                "correlation_id": _correlation_id(),
+                "new_list": new_list,
+                "membership_days": days,
+                "grant_id": grant_id,
+            }
+        )
         stored, created = await self._store.create(request)
         if not created:
             return SubmitResult(stored, created=False)
+        log.info(
+            "request %s submitted (%s, %s)",
+            stored.id,
+            stored.kind.value,
+            stored.status.value,
+            extra={"request_id": stored.id},
+        )
         if auto_approved:
             await self._jobs.enqueue(JobName.EXECUTE, stored.id)
             await self._record(AuditAction.SUBMITTED, stored, actor_id=requester.object_id)
@@ -153,6 +220,7 @@ class ApprovalService:
             )
         else:
             await self._jobs.enqueue(JobName.DELIVER_CARDS, stored.id)
+            await self.lifecycle.schedule(stored)
             await self._record(
                 AuditAction.SUBMITTED,
                 stored,
@@ -162,9 +230,9 @@ class ApprovalService:
         return SubmitResult(stored, created=True)
 
     async def _approvers_for(
-        self, requester: Person, group: ListRef
+        self, kind: RequestKind, requester: Person, group: ListRef
     ) -> tuple[tuple[Approver, ...], bool]:
-        current = await self._approvers.current_approvers(group)
+        current = await self._current_approvers(kind, requester, group)
         others = _without(current.approvers, requester)
         if others:
             return others, current.orphaned
@@ -196,19 +264,28 @@ class ApprovalService:
     # Deciding -----------------------------------------------------------------------------
 
     async def decide(
-        self, request_id: str, actor: Person, *, approve: bool, reason: str = ""
+        self,
+        request_id: str,
+        actor: Person,
+        *,
+        approve: bool,
+        reason: str = "",
+        membership_days: int | None = None,
     ) -> ApprovalRequest:
         """Approve or deny. The actor is checked against the approvers as they are NOW (owners
         read live; plus the fallback approvers once they were asked), never against card data.
+        An approver may time-box a JOIN (`membership_days`, at most the admin's maximum).
 
         Raises SelfApproval, NotAnApprover, or AlreadyDecided carrying the request as it is.
         """
         request = await self.get(request_id)
-        current = await self._approvers.current_approvers(request.group)
+        current = await self._current_approvers(request.kind, request.requester, request.group)
         allowed = {a.object_id for a in current.approvers}
         if request.orphaned or request.asked_fallback:
             allowed |= {a.object_id for a in current.fallback}
         now = self._clock()
+        if membership_days is not None:
+            membership_days = self._membership_rules.days_for(request.group, membership_days)
         decided = await self._change(
             request,
             partial(
@@ -218,7 +295,17 @@ class ApprovalService:
                 approver_ids=allowed,
                 now=now,
                 reason=reason,
+                membership_days=membership_days,
             ),
+        )
+        # Logged under the approver's activity, naming the requester's correlation id too, so a
+        # search for either finds the decision.
+        log.info(
+            "request %s %s by %s",
+            decided.id,
+            decided.status.value,
+            actor.object_id,
+            extra={"request_id": decided.id, "request_correlation_id": decided.correlation_id},
         )
         if approve:
             await self._jobs.enqueue(JobName.EXECUTE, decided.id)
@@ -275,10 +362,10 @@ class ApprovalService:
         request, reached = await self._send_cards(request)
         if not request.cards and request.status is RequestStatus.PENDING:
             if not request.asked_fallback:
-                fallback = _without(
-                    (await self._approvers.current_approvers(request.group)).fallback,
-                    request.requester,
+                current = await self._current_approvers(
+                    request.kind, request.requester, request.group
                 )
+                fallback = _without(current.fallback, request.requester)
                 if fallback:
                     try:
                         request = await self._escalate(request, fallback)
@@ -288,7 +375,9 @@ class ApprovalService:
         if reached:
             await self._record(AuditAction.CARDS_SENT, request, detail=f"to {_named(reached)}")
             kind = NoticeKind.SENT_TO_FALLBACK if request.asked_fallback else NoticeKind.SUBMITTED
-            await self._tell(request.requester, kind, request)
+            # An overdue escalation told the requester itself (lifecycle.escalate).
+            if request.escalated_at is None:
+                await self._tell(request.requester, kind, request)
         elif not request.cards and request.status is RequestStatus.PENDING:
             problem = (
                 f"nobody who can approve could be reached in Teams (asked "
@@ -348,6 +437,10 @@ class ApprovalService:
             return  # not approved, or already carried out: nothing to do, ever
         try:
             result = await self._write(request)
+        except ListNameTaken as exc:
+            alternatives = await self._alternatives(request)
+            await self._fail(request, exc.message, exc.exchange_request_id, alternatives)
+            return
         except PermanentWriteError as exc:
             await self._fail(request, exc.message, exc.exchange_request_id)
             return
@@ -389,6 +482,11 @@ class ApprovalService:
                 await self._changed_after_cancel(ended.request, result)
             return  # otherwise another worker finished it first and told everyone
         await self._jobs.enqueue(JobName.UPDATE_CARDS, completed.id)
+        if completed.kind is RequestKind.CREATE and self._new_lists is not None:
+            try:
+                await self._new_lists.created(completed)
+            except Exception:  # the list exists; the next directory sync indexes it anyway
+                log.exception("indexing the list request %s created failed", completed.id)
         await self._record(
             AuditAction.EXECUTED,
             completed,
@@ -396,7 +494,22 @@ class ApprovalService:
             result=result.outcome,
             exchange_request_id=result.exchange_request_id,
         )
+        await self._membership_changed(completed, failed=False)
         await self._tell(completed.requester, NoticeKind.COMPLETED, completed)
+
+    async def _membership_changed(self, request: ApprovalRequest, *, failed: bool) -> None:
+        if self._membership is None or request.kind is RequestKind.CREATE:
+            return
+        try:
+            if failed:
+                await self._membership.failed(request)
+            else:
+                await self._membership.completed(request)
+        except Exception as exc:
+            # The change itself stands and this job will not run again for it: the admins
+            # must hear that its time-box (or its end) was not recorded.
+            log.exception("recording the membership of request %s failed", request.id)
+            await self._alert(request, f"the time-boxed membership was not recorded: {exc!r}")
 
     async def _changed_after_cancel(self, request: ApprovalRequest, result: WriteResult) -> None:
         """An admin cancelled the request while its change was running in Exchange: the change
@@ -438,18 +551,20 @@ class ApprovalService:
         )
 
     async def _fail(
-        self, request: ApprovalRequest, error: str, exchange_request_id: str = ""
+        self,
+        request: ApprovalRequest,
+        error: str,
+        exchange_request_id: str = "",
+        alternatives: tuple[ListRef, ...] | None = None,
     ) -> None:
+        """`alternatives`: not None when a new list's name was taken, then what to offer."""
+        fail: Step = partial(
+            state.fail, error=error, exchange_request_id=exchange_request_id, now=self._clock()
+        )
+        if alternatives is not None:
+            fail = partial(_name_taken, fail, alternatives)
         try:
-            failed = await self._change(
-                request,
-                partial(
-                    state.fail,
-                    error=error,
-                    exchange_request_id=exchange_request_id,
-                    now=self._clock(),
-                ),
-            )
+            failed = await self._change(request, fail)
         except InvalidTransition:
             return
         await self._jobs.enqueue(JobName.UPDATE_CARDS, failed.id)
@@ -461,6 +576,7 @@ class ApprovalService:
             exchange_request_id=exchange_request_id,
             detail=error,
         )
+        await self._membership_changed(failed, failed=True)
         await self._tell(failed.requester, NoticeKind.FAILED, failed)
         await self._alert(failed, error)
 
@@ -487,10 +603,10 @@ class ApprovalService:
 
         Looks at open requests unchanged for `older_than_seconds` (longer than their jobs
         take to be picked up), each once per version (the store sets them aside): a pending
-        request with no card posted gets DELIVER_CARDS, an approved one EXECUTE. Nothing else:
-        a request waiting for an approver needs no job, and no one is told anything. Both jobs
-        are keyed per request, so one queued for a request whose job is in fact queued or
-        running is dropped by the queue, and both are safe to run again anyway.
+        request with no card posted gets DELIVER_CARDS, an approved one EXECUTE, and a pending
+        one its lifecycle timers (Lifecycle.requeue; not counted). Nothing else: no one is told
+        anything. All of these are keyed per request, so one queued for a request whose job is
+        in fact queued or running is dropped by the queue, and all are safe to run again anyway.
         """
         cutoff = self._clock() - timedelta(seconds=older_than_seconds)
         seen: set[tuple[str, int]] = set()
@@ -511,6 +627,8 @@ class ApprovalService:
                         request.updated_at.isoformat(),
                         job.value,
                     )
+                # A pending request's timers may have been lost the same way.
+                await self.lifecycle.requeue(request)
                 # After queueing: a crash before this line only means looking at it again.
                 await self._store.set_aside(request.id, request.version)
             # A short page is the last; a page of nothing new means set_aside could not
@@ -519,6 +637,28 @@ class ApprovalService:
                 return resumed
 
     # Plumbing -----------------------------------------------------------------------------
+
+    async def _current_approvers(
+        self, kind: RequestKind, requester: Person, group: ListRef
+    ) -> ApproverSet:
+        """Who may decide now: a list's owners, or for a new list the creation approvers."""
+        if kind is not RequestKind.CREATE:
+            return await self._approvers.current_approvers(group)
+        if self._creation_approvers is None:
+            return ApproverSet((), orphaned=True)
+        return await self._creation_approvers.creation_approvers(requester)
+
+    async def _approvers_of(self, request: ApprovalRequest) -> ApproverSet:
+        return await self._current_approvers(request.kind, request.requester, request.group)
+
+    async def _alternatives(self, request: ApprovalRequest) -> tuple[ListRef, ...]:
+        if self._new_lists is None or request.new_list is None:
+            return ()
+        try:
+            return await self._new_lists.alternatives(request.new_list)
+        except Exception:  # the requester is still told the name was taken, without ideas
+            log.exception("finding other names for request %s failed", request.id)
+            return ()
 
     async def _change(self, request: ApprovalRequest, step: Step) -> ApprovalRequest:
         """Apply `step` and store the result by compare-and-set; on a lost race, reload and
@@ -554,6 +694,13 @@ class ApprovalService:
             log.exception("alerting the admins about request %s failed: %s", request.id, problem)
 
 
+def _correlation_id() -> str:
+    """The id bot/logs.py bound for the activity being handled ("" outside one): read from the
+    logging context rather than passed down through every use case that may submit."""
+    value = structlog.contextvars.get_contextvars().get("correlation_id", "")
+    return value if isinstance(value, str) else ""
+
+
 def _lost_job(request: ApprovalRequest) -> JobName | None:
     """The job an open request unchanged for a while may have lost, if any."""
     if request.status is RequestStatus.PENDING and not request.cards:
@@ -561,6 +708,16 @@ def _lost_job(request: ApprovalRequest) -> JobName | None:
     if request.status is RequestStatus.APPROVED:
         return JobName.EXECUTE  # approved and not carried out: its execution may be lost
     return None
+
+
+def _name_taken(
+    fail: Step, alternatives: tuple[ListRef, ...], request: ApprovalRequest
+) -> ApprovalRequest:
+    failed = fail(request)
+    execution = failed.execution.model_copy(
+        update={"outcome": "name_taken", "alternatives": alternatives}
+    )
+    return failed.model_copy(update={"execution": execution})
 
 
 def _without(approvers: tuple[Approver, ...], person: Person) -> tuple[Approver, ...]:

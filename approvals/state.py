@@ -6,10 +6,13 @@
        ├──decide (deny)──> DENIED
        ├──cancel─────────> CANCELLED   (the requester only)
        ├──cancel_as_admin> CANCELLED   (an admin; from APPROVED too, before it is carried out)
-       └──expire─────────> EXPIRED
+       └──expire─────────> EXPIRED     (nobody decided in time: approvals.lifecycle)
 
 While a request is open, `add_card` remembers where an approver's card was posted and
-`escalate` hands a pending request to the fallback approvers. Every step returns a new request
+`escalate` hands a pending request to the fallback approvers (its owners are unreachable). The
+lifecycle timers of a pending request each happen once: `remind` records that the approvers
+were reminded, `escalate_overdue` adds the fallback approvers beside the owners who did not
+decide in time. Every step returns a new request
 with `version + 1` and `updated_at = now`; the store accepts it only if the stored version is
 still the one it was made from. Anything else raises, so a final request never changes again.
 No I/O here: the service gathers the facts (who may approve now, what Exchange said).
@@ -32,6 +35,7 @@ from approvals.errors import (
 )
 from approvals.models import (
     ADMIN_CANCEL_ACTOR,
+    FALLBACK_VIA,
     ApprovalRequest,
     Approver,
     CardRef,
@@ -88,8 +92,11 @@ def decide(
     approver_ids: Collection[str],
     now: datetime,
     reason: str = "",
+    membership_days: int | None = None,
 ) -> ApprovalRequest:
     """PENDING → APPROVED or DENIED, by one of `approver_ids` (the approvers as they are now).
+    An approver may make a JOIN time-boxed (`membership_days`), or shorten the time asked for,
+    never lengthen it.
 
     Who is asking is checked before the status, so a stranger learns nothing about the request.
     """
@@ -99,11 +106,17 @@ def decide(
         raise NotAnApprover(actor)
     if request.status is not RequestStatus.PENDING:
         raise AlreadyDecided(request)
+    days = request.membership_days
+    if approve and membership_days is not None and request.kind is RequestKind.JOIN:
+        if membership_days < 1:
+            raise ValueError("a time-boxed membership lasts at least one day")
+        days = membership_days if days is None else min(days, membership_days)
     return _next(
         request,
         now,
         status=RequestStatus.APPROVED if approve else RequestStatus.DENIED,
         decision=Decision(approved=approve, actor=actor, reason=reason, at=now),
+        membership_days=days,
     )
 
 
@@ -151,15 +164,49 @@ def escalate(
     return _next(request, now, approvers=tuple(fallback))
 
 
+def remind(request: ApprovalRequest, *, now: datetime) -> ApprovalRequest:
+    """A pending request's approvers are reminded, once: whoever stores this step first sends
+    the reminders (InvalidTransition for a request already reminded, or no longer pending)."""
+    _require(request, RequestStatus.PENDING, "remind")
+    if request.reminded_at is not None:
+        raise InvalidTransition(request, "remind again")
+    return _next(request, now, reminded_at=now)
+
+
+def escalate_overdue(
+    request: ApprovalRequest, *, fallback: Sequence[Approver], now: datetime
+) -> ApprovalRequest:
+    """A pending request nobody decided in time goes to the fallback approvers too, once.
+
+    They are added beside the approvers already asked (an owner may still decide), as
+    FALLBACK_VIA, so decide() accepts them; never the requester, never anyone twice. With nobody
+    new to add (no fallback approvers configured, or all of them asked already) the escalation
+    is still recorded, so it is not tried again.
+    """
+    _require(request, RequestStatus.PENDING, "escalate")
+    if request.escalated_at is not None:
+        raise InvalidTransition(request, "escalate again")
+    asked = {a.object_id for a in request.approvers} | {request.requester.object_id}
+    added: list[Approver] = []
+    for approver in fallback:
+        if approver.object_id not in asked:
+            asked.add(approver.object_id)
+            added.append(approver.model_copy(update={"via": FALLBACK_VIA}))
+    return _next(request, now, approvers=(*request.approvers, *added), escalated_at=now)
+
+
 def add_card(request: ApprovalRequest, card: CardRef, *, now: datetime) -> ApprovalRequest:
-    """Remember where an approver's card is, replacing an earlier card of the same approver.
+    """Remember where an approver's card is, replacing an earlier card of the same approver
+    (a reminder card replaces only an earlier reminder: both are kept, both are redrawn).
 
     Allowed while the request is open (a card may land just after a decision and must still be
     redrawn); a final request never changes, so its late card is redrawn without being kept.
     """
     if not request.is_open:
         raise InvalidTransition(request, "record a card on")
-    others = tuple(c for c in request.cards if c.approver_id != card.approver_id)
+    others = tuple(
+        c for c in request.cards if (c.approver_id, c.reminder) != (card.approver_id, card.reminder)
+    )
     return _next(request, now, cards=(*others, card))
 
 

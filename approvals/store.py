@@ -65,7 +65,7 @@ OpenKey = tuple[str, str, RequestKind]
 
 
 def open_key(request: ApprovalRequest) -> OpenKey:
-    return (request.requester.object_id, request.group.object_id, request.kind)
+    return (request.requester.object_id, request.list_key, request.kind)
 
 
 class InMemoryRequestStore:

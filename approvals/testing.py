@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from approvals.errors import PermanentWriteError, WriteError
+from approvals.errors import ListNameTaken, WriteError
 from approvals.models import ApprovalRequest, Approver, CardRef, ListRef, NewList, Person
 from approvals.ports import ApproverSet, DirectoryEntry, JobName, NoticeKind, WriteResult
 from approvals.service import ApprovalService
@@ -74,6 +75,7 @@ class QueuedJob:
     job: JobName
     request_id: str
     delay_seconds: float = 0
+    due: datetime | None = None  # with a clock: when a delayed job may run
 
 
 @dataclass
@@ -87,11 +89,15 @@ class InMemoryJobQueue:
 
     Like saq with a job key: a job already queued for a request is not queued twice (one that
     is running may be queued again). A job that raises is retried, up to `max_retries` times,
-    as the real queue does with backoff; delays are recorded, not waited for.
+    as the real queue does with backoff. Delays are recorded, not waited for; given a `clock`,
+    a delayed job is held until the clock reaches its time (a test moves the clock on).
     """
 
-    def __init__(self, *, max_retries: int = 10) -> None:
+    def __init__(
+        self, *, max_retries: int = 10, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.max_retries = max_retries
+        self._clock = clock
         self.enqueued: list[QueuedJob] = []  # every accepted enqueue, in order
         self.ran: list[QueuedJob] = []
         self.failures: list[JobFailure] = []  # every failed run, retried or not
@@ -102,7 +108,10 @@ class InMemoryJobQueue:
     async def enqueue(self, job: JobName, request_id: str, *, delay_seconds: float = 0) -> None:
         if any(q.job is job and q.request_id == request_id for q in self._queue):
             return
-        queued = QueuedJob(job, request_id, delay_seconds)
+        due = None
+        if self._clock is not None and delay_seconds > 0:
+            due = self._clock() + timedelta(seconds=delay_seconds)
+        queued = QueuedJob(job, request_id, delay_seconds, due)
         self.enqueued.append(queued)
         self._queue.append(queued)
 
@@ -113,17 +122,28 @@ class InMemoryJobQueue:
         """The jobs waiting, in order."""
         return [q.job for q in self._queue]
 
-    async def run_all(self, service: ApprovalService, *, max_runs: int = 1000) -> None:
-        """Run queued jobs (and those they queue) until none is left."""
+    async def run_all(
+        self,
+        service: ApprovalService,
+        *,
+        max_runs: int = 1000,
+        more: Mapping[JobName, Callable[[str], Awaitable[None]]] | None = None,
+    ) -> None:
+        """Run queued jobs (and those they queue) until none is left that is due; `more`
+        runs the jobs of other services (the grants' timers)."""
         bodies: dict[JobName, Callable[[str], Awaitable[None]]] = {
+            **(more or {}),
             JobName.DELIVER_CARDS: service.deliver_cards,
             JobName.EXECUTE: service.execute,
             JobName.UPDATE_CARDS: service.update_cards,
+            JobName.REMIND: service.lifecycle.remind,
+            JobName.ESCALATE: service.lifecycle.escalate,
+            JobName.EXPIRE: service.lifecycle.expire,
         }
         for _ in range(max_runs):
-            if not self._queue:
+            queued = self._next_due()
+            if queued is None:
                 return
-            queued = self._queue.popleft()
             self.ran.append(queued)
             key = (queued.job, queued.request_id)
             try:
@@ -139,6 +159,14 @@ class InMemoryJobQueue:
             else:
                 self._tries.pop(key, None)
         raise RuntimeError(f"jobs still queued after {max_runs} runs: {self.names()}")
+
+    def _next_due(self) -> QueuedJob | None:
+        """Take the first job that may run now; jobs still waiting for their time stay."""
+        for queued in self._queue:
+            if queued.due is None or self._clock is None or queued.due <= self._clock():
+                self._queue.remove(queued)
+                return queued
+        return None
 
 
 class InMemoryMembershipWriter:
@@ -171,7 +199,7 @@ class InMemoryMembershipWriter:
         self._next_step(planned, spec.owners[0] if spec.owners else _NOBODY)
         existing = self.created.get(spec.address.casefold())
         if existing is not None and not may_already_exist:
-            raise PermanentWriteError(f"the name or address of {spec.address} is taken")
+            raise ListNameTaken(f"the name or address of {spec.address} is taken")
         created = existing or ListRef(
             object_id=f"created-{next(self._ids)}",
             address=spec.address,

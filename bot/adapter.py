@@ -37,7 +37,10 @@ from botframework.connector.auth import (  # type: ignore[import-untyped]
     BotFrameworkAuthenticationFactory,
     PasswordServiceClientCredentialFactory,
 )
+from redis.exceptions import RedisError
 
+from bot import sdk_fixes, texts
+from bot.connector_pool import PooledBotFrameworkAuthentication
 from bot.health import Metrics
 from bot.invoke import error_invoke_response, send_invoke_response
 from bot.settings import Settings
@@ -95,9 +98,10 @@ def create_authentication(settings: Settings) -> BotFrameworkAuthentication:
     # Any parameter given makes the factory build its parameterised variant, so the metadata
     # URL and issuer come from settings (tests serve their own) and everything else is spelled
     # out with the public cloud's values.
-    return BotFrameworkAuthenticationFactory.create(
+    login_url = LOGIN_URL_PREFIX + tenant
+    sdk_authentication = BotFrameworkAuthenticationFactory.create(
         validate_authority=True,
-        to_channel_from_bot_login_url=LOGIN_URL_PREFIX + tenant,
+        to_channel_from_bot_login_url=login_url,
         to_channel_from_bot_oauth_scope=BOT_FRAMEWORK_SCOPE,
         to_bot_from_channel_token_issuer=settings.bot_token_issuer,
         oauth_url=BOT_FRAMEWORK_SCOPE,
@@ -107,6 +111,14 @@ def create_authentication(settings: Settings) -> BotFrameworkAuthentication:
         to_bot_from_emulator_open_id_metadata_url=settings.bot_openid_metadata_url,
         caller_id="urn:botframework:azure",
         credential_factory=credentials,
+    )
+    # The SDK makes new connector clients, each with new HTTP connections, for every turn;
+    # this keeps them (bot/connector_pool.py).
+    return PooledBotFrameworkAuthentication(
+        sdk_authentication,
+        credential_factory=credentials,
+        login_endpoint=login_url,
+        validate_authority=True,
     )
 
 
@@ -119,6 +131,7 @@ def create_adapter(settings: Settings, metrics: Metrics) -> CloudAdapter:
             "!" * 100,
             "!" * 100,
         )
+    sdk_fixes.apply()  # once per process; msrest's cost per client (bot/sdk_fixes.py)
     adapter = CloudAdapter(create_authentication(settings))
     adapter.on_turn_error = turn_error_handler(metrics)
     return adapter
@@ -193,7 +206,9 @@ def turn_error_handler(metrics: Metrics) -> Callable[[TurnContext, Exception], A
             activity.conversation.id if activity.conversation else None,
             exc_info=error,
         )
-        text = f"{TURN_ERROR_TEXT} (Reference: {reference})"
+        # Redis failing mid-turn is an outage, not a bug: the person reads the outage's words.
+        said = texts.SERVICE_UNAVAILABLE if isinstance(error, RedisError) else TURN_ERROR_TEXT
+        text = f"{said} (Reference: {reference})"
         try:
             if activity.type == ActivityTypes.invoke:
                 # The client waits for the invoke's answer, not for a message.

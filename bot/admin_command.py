@@ -7,7 +7,8 @@ do it to (unknown request, a final request, an address Exchange does not know, R
 unreachable), 2 usage (bad --since, no DLBOT_REDIS_URL, Exchange not configured for --requester
 by address).
 
-The audit trail is exported whole: nothing here trims or filters the stream beyond --since.
+The audit trail is exported whole: nothing here filters the stream beyond --since. `dlbot audit
+prune` (bot/audit_retention.py) is the one command that removes entries, archiving them first.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from approvals.ports import ApproverSet, WriteResult
 from approvals.redis_store import RedisRequestStore
 from approvals.service import ApprovalService
 from approvals.store import RequestStore
+from bot.audit_retention import add_prune_arguments, run_prune
 from bot.settings import Settings
 
 EXIT_OK = 0
@@ -47,7 +49,7 @@ NO_REDIS = "dlbot: DLBOT_REDIS_URL is empty: point it at the Redis the bots and 
 def register(commands: Any) -> None:
     """Add `audit` and `requests` to the `dlbot` sub-command parsers (argparse's
     _SubParsersAction), with the argument names run_audit and run_requests read."""
-    audit = commands.add_parser("audit", help="the audit trail: export it")
+    audit = commands.add_parser("audit", help="the audit trail: export or prune it")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     export = audit_commands.add_parser(
         "export", help="every audit event as JSON lines or CSV, oldest first"
@@ -55,6 +57,11 @@ def register(commands: Any) -> None:
     export.add_argument("--since", default=None, help="ISO date or date-time (UTC unless given)")
     export.add_argument("--format", choices=FORMATS, default="jsonl")
     export.add_argument("--out", type=Path, default=None, help="write here (default: stdout)")
+    add_prune_arguments(
+        audit_commands.add_parser(
+            "prune", help="remove old entries of finished requests, archiving them first"
+        )
+    )
 
     requests = commands.add_parser("requests", help="approval requests: list, show, cancel")
     request_commands = requests.add_subparsers(dest="requests_command", required=True)
@@ -73,6 +80,8 @@ def register(commands: Any) -> None:
 
 
 def run_audit(settings: Settings, args: argparse.Namespace) -> int:
+    if getattr(args, "audit_command", "export") == "prune":
+        return run_prune(settings, args)
     if not settings.redis_url:
         return _fail(NO_REDIS, EXIT_USAGE)
     since_text = getattr(args, "since", None)

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from aiohttp import web
-from botbuilder.core import Bot, InvokeResponse, serializer_helper
+from botbuilder.core import Bot, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from msrest.serialization import Model
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot import texts
 from bot.adapter import (
     AuthenticationUnavailable,
     Unauthenticated,
@@ -41,6 +42,8 @@ from bot.adapter import (
     tenant_allowed,
 )
 from bot.health import Metrics, ReadinessCheck, health_routes
+from bot.invoke import error_invoke_response, send_invoke_response
+from bot.logs import bind_correlation, fresh_context, new_correlation_id
 from bot.messenger import ProactiveMessenger
 from bot.references import ConversationReferences, ReferenceMiddleware
 from bot.settings import Settings
@@ -118,7 +121,7 @@ def create_app(
 ) -> web.Application:
     if services is None:
         services = build_services(settings)
-    app = web.Application(client_max_size=settings.max_request_bytes)
+    app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[fresh_context])
     app[SETTINGS] = settings
     app[SERVICES] = services
     app[BOT] = bot
@@ -148,6 +151,27 @@ def _refuse(
     return web.json_response(
         {"error": {"code": reason, "message": message}}, status=status, headers=headers
     )
+
+
+async def _tell_unavailable(
+    adapter: CloudAdapter, auth: Any, activity: Activity
+) -> InvokeResponse | None:
+    """Redis is down, so no turn can run; the person is told so all the same (the Bot
+    Connector needs no Redis). A message still gets its 503 and Retry-After, for the channel
+    and monitoring; an invoke gets its answer. Returns the invoke's answer, if any."""
+
+    async def tell(context: TurnContext) -> None:
+        if activity.type == ActivityTypes.invoke:
+            answer = error_invoke_response(503, texts.SERVICE_UNAVAILABLE)
+            await send_invoke_response(context, answer)
+        elif activity.type == ActivityTypes.message:
+            await context.send_activity(texts.SERVICE_UNAVAILABLE)
+
+    try:
+        return cast(InvokeResponse | None, await adapter.process_activity(auth, activity, tell))
+    except Exception:  # noqa: BLE001 - the 503 that follows is the answer either way
+        log.warning("could not tell the person that Redis is down", exc_info=True)
+        return None
 
 
 def _activity(body: Any) -> Activity | None:
@@ -201,6 +225,13 @@ async def _messages(request: web.Request) -> web.Response:
     if activity is None:
         return _refuse(metrics, 400, "bad_request", "the body is not an activity")
     metrics.activity_received(activity.type)
+    # Everything logged from here on, down to the Exchange calls, carries this id.
+    bind_correlation(new_correlation_id(activity.id))
+    log.info(
+        "%s activity received",
+        activity.type,
+        extra={"activity_type": activity.type, "activity_name": activity.name},
+    )
 
     try:
         auth = await authenticate(
@@ -222,8 +253,10 @@ async def _messages(request: web.Request) -> web.Response:
     lock: AbstractAsyncContextManager[None] = (
         services.turn_lock.hold(lock_key) if services.turn_lock else nullcontext()
     )
+    turn_ran = False
     try:
         async with lock:
+            turn_ran = True
             response: InvokeResponse | None = await services.adapter.process_activity(
                 auth, activity, request.app[BOT].on_turn
             )
@@ -232,6 +265,11 @@ async def _messages(request: web.Request) -> web.Response:
         return _refuse(metrics, 503, "busy", "the conversation is busy", retry_after=1)
     except RedisError as exc:
         log.error("Redis failed around a turn: %s", exc)
+        if not turn_ran:
+            told = await _tell_unavailable(services.adapter, auth, activity)
+            if told is not None:  # an invoke: Teams shows its message only from a 200
+                metrics.request_refused("store_unavailable")
+                return web.json_response(_invoke_json(told.body), status=told.status)
         return _refuse(metrics, 503, "store_unavailable", "state store unavailable", retry_after=5)
     except Exception:
         reference = uuid.uuid4().hex[:12]

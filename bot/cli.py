@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot.admin_command import register as register_admin_commands
 from bot.exchange_command import EXIT_USAGE, run_exchange_call
+from bot.logs import configure_logging
 from bot.settings import Settings
 from bot.sync_command import add_sync_arguments
 from exchange.errors import ExchangeConfigError
@@ -39,7 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-worker", action="store_true", help="serve only; run `dlbot worker` elsewhere"
     )
-    commands.add_parser("worker", help="run a worker: approval cards, Exchange changes, updates")
+    worker = commands.add_parser(
+        "worker", help="run a worker: approval cards, Exchange changes, updates"
+    )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics, /healthz, /readyz on this port (default: DLBOT_METRICS_PORT; 0: no)",
+    )
+    worker.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address for --metrics-port (127.0.0.1)"
+    )
     demo = commands.add_parser(
         "demo", help="everything local: sandbox tenant, Redis, bot, worker, Agents Playground"
     )
@@ -63,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     add_sync_arguments(
         commands.add_parser("sync", help="read every list and person from Exchange into Redis now")
     )
-    register_admin_commands(commands)  # audit export; requests list | show | cancel
+    register_admin_commands(commands)  # audit export | prune; requests list | show | cancel
 
     exchange = commands.add_parser("exchange", help="talk to Exchange Online as the bot does")
     exchange_commands = exchange.add_subparsers(dest="exchange_command", required=True)
@@ -90,11 +103,25 @@ def main(argv: list[str] | None = None) -> int:
 
         return sandbox_main(arguments[1:])
     args = _parser().parse_args(arguments)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
-    )
 
-    settings = Settings(_env_file=args.env_file) if args.env_file else Settings()
+    try:
+        settings = Settings(_env_file=args.env_file) if args.env_file else Settings()
+    except ValidationError as exc:
+        # Before logging is set up, and a person's to fix: which setting, and why, no trace.
+        problems = "; ".join(
+            f"DLBOT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"dlbot: invalid settings: {problems}", file=sys.stderr)
+        return EXIT_USAGE
+    long_running = args.command in ("serve", "worker", "demo")
+    configure_logging(
+        settings,
+        console=settings.log_format == "console"
+        or (settings.log_format == "auto" and (args.command == "demo" or sys.stderr.isatty())),
+        # A one-shot command prints its own results; its log says only what went wrong,
+        # unless DLBOT_LOG_LEVEL asks for more.
+        level=None if long_running or "log_level" in settings.model_fields_set else "WARNING",
+    )
     if args.command == "manifest":
         from bot.manifest_command import run_manifest
 
@@ -131,9 +158,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.embedded_redis import EmbeddedRedisError
     from bot.run import serve, with_redis, work
 
-    logging.getLogger().setLevel(logging.INFO)
-    # One line per Exchange call is noise at INFO; the client logs retries and warnings itself.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         with with_redis(settings) as ready:
             if args.command == "serve":
@@ -145,7 +169,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
                 ports = {"sandbox_port": args.sandbox_port, "playground_port": args.playground_port}
                 asyncio.run(demo(ready, bot_port=args.port, **ports))
             else:
-                asyncio.run(work(ready))
+                port = settings.metrics_port if args.metrics_port is None else args.metrics_port
+                asyncio.run(work(ready, metrics_host=args.metrics_host, metrics_port=port))
     except ExchangeConfigError as exc:
         print(f"{type(exc).__name__}: {exc.message}", file=sys.stderr)
         return EXIT_USAGE

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from botbuilder.core import ConversationState, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.dialogs import DialogSet, DialogTurnStatus
+from botbuilder.dialogs import DialogContext, DialogSet, DialogTurnStatus
 from botbuilder.schema import Activity, ChannelAccount, InvokeResponse
 
 from approvals.errors import AlreadyDecided, NotAnApprover, RequestNotFound, SelfApproval
@@ -19,9 +19,21 @@ from approvals.service import ApprovalService
 from bot import texts
 from bot.cards.actions import BadCardAction, CardAction, Verb, parse_card_action
 from bot.cards.approval import approval_card, message_card
-from bot.dialogs.intent import IntentKind, understand
+from bot.cards.my_requests import my_requests_card
+from bot.dialogs.create_dialog import CreateDialog
+from bot.dialogs.intent import Intent, IntentKind, understand
 from bot.dialogs.join_dialog import JoinDialog
+from bot.dialogs.leave_dialog import LeaveDialog
 from bot.invoke import card_invoke_response, error_invoke_response
+from bot.notifier import card_activity
+from skills.my_requests import (
+    GrantHistory,
+    MyRequests,
+    NoSuchRequest,
+    TooLate,
+    is_withdrawable,
+)
+from skills.renew_membership import RenewMembership
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +52,27 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
         join_dialog: JoinDialog,
         people: PersonLookup,
         approvals: ApprovalService,
+        leave_dialog: LeaveDialog | None = None,
+        create_dialog: CreateDialog | None = None,
+        renewals: RenewMembership | None = None,
+        grants: GrantHistory | None = None,
     ) -> None:
         super().__init__()
+        # Time-limited memberships: the Renew button (answered only when wired in).
+        self._renewals = renewals
         self._conversation_state = conversation_state
         self._dialogs = DialogSet(conversation_state.create_property("DialogState"))
         self._dialogs.add(join_dialog)
         self._people = people
         self._approvals = approvals
+        # "Leave" is offered only when its dialog is wired in (bot.services always does).
+        self._can_leave = leave_dialog is not None
+        if leave_dialog is not None:
+            self._dialogs.add(leave_dialog)
+        self._my_requests = MyRequests(approvals, grants)
+        self._can_create = create_dialog is not None
+        if create_dialog is not None:
+            self._dialogs.add(create_dialog)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await super().on_turn(turn_context)
@@ -56,13 +82,21 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        text = (TurnContext.remove_recipient_mention(activity) or activity.text or "").strip()
+        # The SDK's mention removal crashes on an activity naming no recipient (Teams always
+        # names one; a forged activity need not): there is then no mention of us to remove.
+        unmentioned = TurnContext.remove_recipient_mention(activity) if activity.recipient else None
+        text = (unmentioned or activity.text or "").strip()
         dialog_context = await self._dialogs.create_context(turn_context)
         if dialog_context.active_dialog is not None:
             result = await dialog_context.continue_dialog()
             if result.status != DialogTurnStatus.Empty:
                 return
         intent = understand(text)
+        if await self._day_two(turn_context, dialog_context, intent):
+            return
+        if intent.kind is IntentKind.CREATE:
+            await self._begin_create(turn_context, dialog_context, intent)
+            return
         if intent.kind is IntentKind.HELP:
             await turn_context.send_activity(MessageFactory.text(texts.HELP))
         elif intent.kind is IntentKind.GREETING:
@@ -71,11 +105,81 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
             await turn_context.send_activity(MessageFactory.text(texts.NOTHING_TO_CANCEL))
         elif intent.kind is IntentKind.UNKNOWN:
             await turn_context.send_activity(MessageFactory.text(texts.NOT_UNDERSTOOD))
+        elif intent.duration_problem:
+            await turn_context.send_activity(
+                MessageFactory.text(texts.duration_problem(intent.duration_problem))
+            )
         else:
             requester = await self._requester(turn_context)
             if requester is not None:
-                options = {"query": intent.query, "requester": requester.model_dump()}
+                options: dict[str, Any] = {
+                    "query": intent.query,
+                    "requester": requester.model_dump(),
+                    "days": intent.days,
+                }
                 await dialog_context.begin_dialog(JoinDialog.__name__, options)
+
+    async def _begin_create(
+        self, turn_context: TurnContext, dialog_context: DialogContext, intent: Intent
+    ) -> None:
+        if not self._can_create:
+            # Never fall through to a join search: "new list" must not become a search.
+            await turn_context.send_activity(MessageFactory.text(texts.NOT_UNDERSTOOD))
+            return
+        requester = await self._requester(turn_context)
+        if requester is not None:
+            options = {"query": intent.query, "requester": requester.model_dump()}
+            await dialog_context.begin_dialog(CreateDialog.__name__, options)
+
+    async def _day_two(
+        self, turn_context: TurnContext, dialog_context: DialogContext, intent: Intent
+    ) -> bool:
+        """Leaving a list and one's own requests; False when the intent is neither."""
+        if intent.kind not in _DAY_TWO:
+            return False
+        if intent.kind is IntentKind.LEAVE and not self._can_leave:
+            # Never fall through to a join search: "leave X" must not become "join X".
+            await turn_context.send_activity(MessageFactory.text(texts.NOT_UNDERSTOOD))
+            return True
+        requester = await self._requester(turn_context)
+        if requester is None:
+            return True
+        if intent.kind is IntentKind.LEAVE:
+            options = {"query": intent.query, "requester": requester.model_dump()}
+            await dialog_context.begin_dialog(LeaveDialog.__name__, options)
+        elif intent.kind is IntentKind.MY_REQUESTS:
+            await self._send_requests_card(turn_context, requester)
+        else:
+            await self._cancel_typed(turn_context, requester, intent.query)
+        return True
+
+    async def _send_requests_card(
+        self, turn_context: TurnContext, person: Person, note: str = ""
+    ) -> None:
+        overview = await self._my_requests.overview(person)
+        card = my_requests_card(overview, note=note)
+        await turn_context.send_activity(card_activity(card, texts.MY_REQUESTS_TITLE))
+
+    async def _cancel_typed(self, turn_context: TurnContext, person: Person, query: str) -> None:
+        """ "cancel my request to X": withdraw it when exactly one open request names X;
+        otherwise show the requests, so the person taps Cancel on the one they mean."""
+        matching = await self._my_requests.open_matching(person, query)
+        if len(matching) == 1 and query:
+            (request,) = matching
+            if is_withdrawable(request):
+                result = await self._my_requests.withdraw(person, request.id)
+                await turn_context.send_activity(MessageFactory.text(texts.withdraw_text(result)))
+            else:
+                text = texts.withdraw_text(TooLate(request))
+                await turn_context.send_activity(MessageFactory.text(text))
+            return
+        if query and not matching:
+            note = texts.no_open_request(query)
+        elif query:
+            note = texts.PICK_ONE_TO_CANCEL
+        else:
+            note = ""
+        await self._send_requests_card(turn_context, person, note)
 
     async def on_teams_members_added(
         self, members_added: list[ChannelAccount], team_info: Any, turn_context: TurnContext
@@ -108,6 +212,10 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
         object_id = _object_id(turn_context.activity)
         if object_id is None:
             return error_invoke_response(401, texts.NO_TEAMS_IDENTITY)
+        if action.verb is Verb.WITHDRAW:
+            return await self._withdraw(action.request_id, object_id)
+        if action.verb is Verb.RENEW:
+            return await self._renew(action.request_id, object_id)
         try:
             card = await self._act(action, object_id, turn_context.activity)
         except RequestNotFound:
@@ -127,6 +235,7 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
                 actor,
                 approve=action.verb is Verb.APPROVE,
                 reason=action.reason,
+                membership_days=action.days if action.verb is Verb.APPROVE else None,
             )
         except AlreadyDecided as already:
             return self._card_for(already.request, object_id, activity)
@@ -142,6 +251,30 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
             return message_card(texts.CARD_NOT_AN_APPROVER)
         return self._card_for(request, object_id, activity)
 
+    async def _withdraw(self, request_id: str, object_id: str) -> InvokeResponse:
+        """A Cancel click on a my-requests card. The state machine checks the clicker is the
+        requester; the card's data only names which request. Anyone else gets an error under
+        the card they clicked, which stays as it was (it may be their own approval card)."""
+        actor = await self._people.person(object_id)
+        if actor is None:
+            return card_invoke_response(message_card(texts.UNKNOWN_PERSON))
+        result = await self._my_requests.withdraw(actor, request_id)
+        if isinstance(result, NoSuchRequest):
+            return error_invoke_response(404, texts.CARD_NOT_YOUR_REQUEST)
+        overview = await self._my_requests.overview(actor)
+        return card_invoke_response(my_requests_card(overview, note=texts.withdraw_text(result)))
+
+    async def _renew(self, grant_id: str, object_id: str) -> InvokeResponse:
+        """A Renew click on a renewal card: the grant's member only (the use case checks the
+        clicker, never the card); the card is replaced by what happened."""
+        if self._renewals is None:
+            return error_invoke_response(400, texts.RENEW_NOT_YOURS)
+        actor = await self._people.person(object_id)
+        if actor is None:
+            return card_invoke_response(message_card(texts.UNKNOWN_PERSON))
+        outcome = await self._renewals.renew(actor, grant_id, texts.renewal_justification)
+        return card_invoke_response(message_card(texts.renew_text(outcome)))
+
     def _card_for(
         self, request: ApprovalRequest, object_id: str, activity: Activity
     ) -> dict[str, Any]:
@@ -152,6 +285,9 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
         teams_id = activity.from_property.id if activity.from_property else None
         refresh = (teams_id,) if actionable and teams_id else ()
         return approval_card(request, actionable=actionable, refresh_user_ids=refresh)
+
+
+_DAY_TWO = frozenset({IntentKind.LEAVE, IntentKind.MY_REQUESTS, IntentKind.CANCEL_REQUEST})
 
 
 def _object_id(activity: Activity) -> str | None:

@@ -2,26 +2,35 @@
 
 GET /healthz says the process serves HTTP; GET /readyz runs the readiness checks (Redis, and
 whatever else is registered, e.g. Exchange) and answers 503 naming the ones that failed;
-GET /metrics exposes the counters below in Prometheus' text format.
+GET /metrics exposes the counters below in Prometheus' text format, then the Exchange calls of
+this process and every collector registered (bot/metrics.py: the shared workflow figures kept in
+Redis); docs/operations.md says what each means.
 
 The counters are written by hand (a few lines) rather than with prometheus-client: dlbot needs
-only labelled counters. Label values that come from outside (activity types, invoke names) are
-mapped onto a fixed set, so a caller cannot grow the series without bound.
+labelled counters and a few histograms whose counts live in Redis (shared by every replica),
+which prometheus-client's in-process registry does not model. Label values that come from
+outside (activity types, invoke names) are mapped onto a fixed set, so a caller cannot grow the
+series without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
+from bot.metrics import ExchangeCallMetrics
+
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[Any]]
+Collector = Callable[[], Awaitable[str]]
+"""Returns more Prometheus text; raises when its source is unavailable."""
 """Returns when the dependency is usable; raises (anything) when it is not."""
 
 READINESS_TIMEOUT_SECONDS = 3.0
@@ -80,6 +89,9 @@ class Metrics:
         self._invokes: Counter[tuple[str, str, str]] = Counter()
         self._refused: Counter[str] = Counter()
         self._turn_errors = 0
+        self.exchange = ExchangeCallMetrics()
+        # name -> collector; read at scrape time, so ones registered later are honoured.
+        self.collectors: dict[str, Collector] = {}
 
     def activity_received(self, activity_type: str | None) -> None:
         self._activities[_bounded(activity_type, KNOWN_ACTIVITY_TYPES)] += 1
@@ -137,6 +149,45 @@ class Metrics:
         ]
         return "\n".join(lines) + "\n"
 
+    async def render_all(self) -> str:
+        """Everything: this process's counters, then each collector's text. A collector that
+        fails (Redis down) leaves its figures out and says so in dlbot_metrics_collector_up."""
+        parts = [self.render(), self.exchange.render()]
+        up: dict[str, int] = {}
+        for name, collect in self.collectors.items():
+            try:
+                async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                    parts.append(await collect())
+                up[name] = 1
+            except Exception as exc:  # noqa: BLE001 - a scrape must answer whatever failed
+                log.warning("metrics collector %s failed: %s", name, type(exc).__name__)
+                up[name] = 0
+        parts.append(
+            "# HELP dlbot_metrics_collector_up Whether a source of metrics answered this scrape.\n"
+            "# TYPE dlbot_metrics_collector_up gauge\n"
+        )
+        parts += [
+            f'dlbot_metrics_collector_up{{collector="{_escape(name)}"}} {value}\n'
+            for name, value in sorted(up.items())
+        ]
+        return "".join(parts)
+
+
+def passing_for(check: ReadinessCheck, *, seconds: float) -> ReadinessCheck:
+    """`check`, not run again for `seconds` after it passed; a failure is never remembered, so
+    the first probe after a dependency comes back sees it back."""
+    passed_at: float | None = None
+
+    async def cached() -> None:
+        nonlocal passed_at
+        now = time.monotonic()
+        if passed_at is not None and now - passed_at < seconds:
+            return
+        await check()
+        passed_at = time.monotonic()
+
+    return cached
+
 
 async def run_checks(checks: Mapping[str, ReadinessCheck]) -> dict[str, str]:
     """Every check at once, each bounded in time: name -> "ok" or the kind of failure."""
@@ -177,7 +228,8 @@ def health_routes(checks: Mapping[str, ReadinessCheck], metrics: Metrics) -> lis
 
     async def metrics_text(request: web.Request) -> web.Response:
         return web.Response(
-            body=metrics.render().encode(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE}
+            body=(await metrics.render_all()).encode(),
+            headers={"Content-Type": PROMETHEUS_CONTENT_TYPE},
         )
 
     return [

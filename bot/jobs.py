@@ -3,7 +3,9 @@
 Jobs live in Redis, so a request's next step survives restarts of any bot or worker, and any
 number of workers on any number of machines share them. Execution is keyed by request, so a
 request is never queued for execution twice at once; card redraws are keyed uniquely, because
-a redraw queued while another runs must still happen (it reads the request as it is then).
+a redraw queued while another runs must still happen (it reads the request as it is then). The
+lifecycle timers (reminder, escalation, expiry) are keyed by request too, and scheduled days
+ahead: saq keeps a scheduled job in Redis and one worker moves it to the queue when it is due.
 
 Every worker also runs a sweep each minute (`sweep_job`) that queues again the job of a request
 whose process died between storing it and queueing its job (ApprovalService.resume_stalled).
@@ -11,17 +13,31 @@ whose process died between storing it and queueing its job (ApprovalService.resu
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from saq import CronJob, Job, Queue
 
 from approvals.ports import JobName
 
 QUEUE_NAME = "dlbot"
+
+log = logging.getLogger(__name__)
+
+# A running job touches its saq record this often, and saq's sweep takes a job untouched for
+# HEARTBEAT_TIMEOUT_SECONDS for one whose worker died (SIGKILL, a lost machine) and queues it
+# again. Without heartbeats saq waits for the job's whole timeout (ten minutes for an Exchange
+# write) before anyone retries it, and the per-minute resume_stalled cannot help: its re-queue
+# has the same job key, which saq drops while the dead job still looks active.
+HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,15 @@ RETRY_PLANS: dict[JobName, RetryPlan] = {
     JobName.EXECUTE: RetryPlan(retries=10, retry_delay=2.0, max_delay=300.0, timeout=600),
     JobName.DELIVER_CARDS: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
     JobName.UPDATE_CARDS: RetryPlan(retries=5, retry_delay=2.0, max_delay=60.0, timeout=120),
+    # The lifecycle timers post cards and messages like the delivery, and escalation reads the
+    # fallback approvers; a run retried part way goes on where it stopped (approvals.lifecycle).
+    JobName.REMIND: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    JobName.ESCALATE: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    JobName.EXPIRE: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    # Time-boxed membership (approvals.grant_service): a prompt posts a card; the end stores a
+    # LEAVE request, whose own EXECUTE job carries the removal with the retries above.
+    JobName.GRANT_PROMPT: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    JobName.GRANT_END: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
 }
 
 
@@ -62,6 +87,7 @@ class SaqJobQueue:
                 retry_delay=plan.retry_delay,
                 retry_backoff=plan.max_delay,
                 timeout=plan.timeout,
+                heartbeat=HEARTBEAT_TIMEOUT_SECONDS,
             )
         )
 
@@ -77,18 +103,65 @@ SWEEP_FUNCTION = "resume_stalled"
 SWEEP_TIMEOUT_SECONDS = 50
 
 
-def job_functions(bodies: Callable[[dict[str, Any]], dict[JobName, JobBody]]) -> list[Any]:
+def job_functions(
+    bodies: Callable[[dict[str, Any]], dict[JobName, JobBody]],
+    correlation: Callable[[str], Awaitable[str]] | None = None,
+) -> list[Any]:
     """saq functions, one per JobName, each handing its request id to the body the worker's
-    context provides (bodies(ctx)[job]), so the functions hold no state of their own."""
+    context provides (bodies(ctx)[job]), so the functions hold no state of their own.
+
+    Each run logs under the request's correlation id (`correlation(request_id)`, the id of the
+    activity that asked: docs/operations.md), its request id and the job's name."""
 
     def make(job: JobName) -> Any:
         async def run(ctx: dict[str, Any], *, request_id: str) -> None:
-            await bodies(ctx)[job](request_id)
+            correlation_id = await _correlation_of(correlation, request_id)
+            with structlog.contextvars.bound_contextvars(
+                correlation_id=correlation_id, request_id=request_id, job=job.value
+            ):
+                async with heartbeats(ctx.get("job")):
+                    await bodies(ctx)[job](request_id)
 
         run.__name__ = run.__qualname__ = job.value  # saq finds functions by name
         return run
 
     return [make(job) for job in JobName]
+
+
+@contextlib.asynccontextmanager
+async def heartbeats(job: Job | None) -> AsyncIterator[None]:
+    """Touch `job` every HEARTBEAT_SECONDS while the block runs (see HEARTBEAT_TIMEOUT_SECONDS);
+    a job queued without a heartbeat limit is left alone."""
+    if job is None or not job.heartbeat:
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await job.update()
+            except Exception as exc:  # noqa: BLE001 - a missed beat must not fail the job
+                log.warning("heartbeat of job %s failed: %r", job.key, exc)
+
+    beating = asyncio.create_task(beat(), name=f"heartbeat {job.key}")
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
+async def _correlation_of(
+    correlation: Callable[[str], Awaitable[str]] | None, request_id: str
+) -> str:
+    if correlation is None:
+        return ""
+    try:
+        return await correlation(request_id)
+    except Exception:  # noqa: BLE001 - the job itself reports a missing request or Redis
+        return ""
 
 
 def sweep_job(sweep: Callable[[], Awaitable[int]]) -> CronJob[Any]:

@@ -61,7 +61,7 @@ class TeamsNotifier:
     async def send_card(self, approver: Approver, request: ApprovalRequest) -> CardRef | None:
         refresh_ids = await self._refresh_ids(approver)
         card = approval_card(request, actionable=True, refresh_user_ids=refresh_ids)
-        summary = f"{request.requester.display_name} asks to join {request.group.display_name}"
+        summary = texts.card_summary_prefix(request) + texts.card_summary(request)
         posted = await self._messenger.send(approver.object_id, card_activity(card, summary))
         if posted is None:
             return None

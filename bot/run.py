@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.embedded_redis import EmbeddedRedis
+from bot.health import health_routes
 from bot.services import Dlbot, running
 from bot.settings import Settings
 
@@ -87,7 +88,28 @@ async def serve(settings: Settings, *, host: str, port: int, with_worker: bool) 
             await until_stopped()
 
 
-async def work(settings: Settings) -> None:
-    async with running(settings) as dlbot, working(dlbot):
+@contextlib.asynccontextmanager
+async def serving_metrics(dlbot: Dlbot, host: str, port: int) -> AsyncIterator[None]:
+    """A worker's own /metrics, /healthz and /readyz (`dlbot worker --metrics-port`): its
+    Exchange calls are counted in its process, which no bot replica can report."""
+    app = web.Application()
+    app.router.add_routes(health_routes(dlbot.edge.readiness_checks, dlbot.edge.metrics))
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def work(
+    settings: Settings, *, metrics_host: str = "127.0.0.1", metrics_port: int = 0
+) -> None:
+    async with running(settings) as dlbot, working(dlbot), contextlib.AsyncExitStack() as stack:
+        if metrics_port:
+            await stack.enter_async_context(serving_metrics(dlbot, metrics_host, metrics_port))
+            url = f"http://{metrics_host}:{metrics_port}/metrics"
+            print(f"dlbot worker metrics on {url}", flush=True)
         print("dlbot worker is running", flush=True)
         await until_stopped()

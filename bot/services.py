@@ -18,19 +18,30 @@ from saq import Queue, Worker
 
 from approvals.approvers import OwnerApprovers
 from approvals.audit import RedisStreamAudit
+from approvals.creation import CreationApproverMode, CreationApprovers, ExchangeCreatorDirectory
 from approvals.exchange_adapters import ExchangeMembershipWriter, ExchangeOwnerDirectory
+from approvals.grant_service import GrantService
+from approvals.grant_store import RedisGrantStore
 from approvals.models import Approver
 from approvals.ports import JobName
 from approvals.redis_store import RedisRequestStore
 from approvals.service import ApprovalService
 from bot.app import EdgeServices, build_services
+from bot.audit_retention import retention_jobs
+from bot.dialogs.create_dialog import CreateDialog, CreateDialogServices
 from bot.dialogs.join_dialog import JoinDialog, JoinDialogServices
+from bot.dialogs.leave_dialog import LeaveDialog, LeaveDialogServices
+from bot.grant_notifier import TeamsGrantNotifier
 from bot.handler import DlBot
+from bot.health import passing_for
 from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions, sweep_job, sync_jobs
+from bot.metrics import RecordingAudit, WorkflowMetrics
 from bot.notifier import TeamsNotifier
 from bot.settings import Settings
 from exchange.client import ExchangeClient
 from exchange.errors import ExchangeError
+from skills.create_dl import CreateList, NewListIndexer
+from skills.exchange_creation import ExchangeCreationDirectory
 from skills.exchange_directory import ExchangeListDirectory
 from skills.find_dl import ListIndex
 from skills.index_store import (
@@ -41,7 +52,9 @@ from skills.index_store import (
     sync_lists,
 )
 from skills.join_dl import JoinList
+from skills.leave_dl import LeaveList
 from skills.people_store import CachedPersonDirectory, PersonSnapshotStore, refresh_people
+from skills.renew_membership import RenewMembership
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +76,29 @@ class Dlbot:
     approvals: ApprovalService
     join: JoinList
     bot: DlBot
+    grants: GrantService  # time-limited memberships: their prompts and ends
 
     def job_bodies(self) -> dict[JobName, JobBody]:
         return {
             JobName.DELIVER_CARDS: self.approvals.deliver_cards,
             JobName.EXECUTE: self.approvals.execute,
             JobName.UPDATE_CARDS: self.approvals.update_cards,
+            JobName.REMIND: self.approvals.lifecycle.remind,
+            JobName.ESCALATE: self.approvals.lifecycle.escalate,
+            JobName.EXPIRE: self.approvals.lifecycle.expire,
+            JobName.GRANT_PROMPT: self.grants.prompt,
+            JobName.GRANT_END: self.grants.end,
         }
+
+    async def sweep(self) -> int:
+        """The per-minute sweep: requests' lost jobs, then time-limited memberships past their
+        end whose end job was lost."""
+        return await self.approvals.resume_stalled() + await self.grants.resume_overdue()
+
+    async def correlation_of(self, request_id: str) -> str:
+        """The correlation id a request was asked under, for its jobs' log lines. A grant's
+        jobs ("<grant id>.<term>...") log under the join that made the grant."""
+        return (await self.approvals.get(request_id.partition(".")[0])).correlation_id
 
     async def sync_lists(self) -> int:
         """Every list from Exchange into the snapshot; this and every other replica load it
@@ -85,19 +114,21 @@ class Dlbot:
 
         worker: Worker[Any] = Worker(
             self.queue,
-            job_functions(bodies),
+            job_functions(bodies, self.correlation_of),
             # A bot or worker that dies between storing a request and queueing its job leaves
             # the request with no job; this sweep, in every worker and run by one each minute
             # (saq keys the cron job), queues the lost job again (see resume_stalled).
             # The directory syncs, keyed the same way: one run per schedule across workers.
             cron_jobs=[
-                sweep_job(self.approvals.resume_stalled),
+                sweep_job(self.sweep),
                 *sync_jobs(
                     lists_hours=self.settings.sync_lists_hours,
                     people_hours=self.settings.sync_people_hours,
                     sync_lists=self.sync_lists,
                     sync_people=self.sync_people,
                 ),
+                # Audit retention, daily when DLBOT_AUDIT_RETENTION_DAYS is set (none otherwise).
+                *retention_jobs(self.settings, self.edge.redis),
             ],
             concurrency=concurrency,
         )
@@ -139,6 +170,11 @@ async def _load_index(dlbot: Dlbot) -> None:
         log.info("directory index built from Exchange: %d lists", count)
     else:
         log.info("directory index loaded from Redis: %d lists", len(dlbot.index))
+    if await dlbot.people_snapshots.count() is None:
+        # Likewise for people: without a snapshot every message and card click would ask
+        # Exchange who is writing until the first scheduled people sync.
+        people = await dlbot.sync_people()
+        log.info("people snapshot built from Exchange: %d people", people)
 
 
 async def _follow(dlbot: Dlbot) -> None:
@@ -154,16 +190,25 @@ async def _follow(dlbot: Dlbot) -> None:
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[Dlbot]:
     edge = build_services(settings)
-    exchange = ExchangeClient(settings.exchange())
+    exchange = ExchangeClient(settings.exchange(), observer=edge.metrics.exchange)
     queue = Queue.from_url(settings.redis_url, name=QUEUE_NAME)
+    store = RedisRequestStore(edge.redis)
+    # Requests by state, times to decision and execution, queue depth: kept in Redis, so every
+    # replica's /metrics shows the same (bot/metrics.py).
+    workflow = WorkflowMetrics(edge.redis, store, queue)
+    edge.metrics.collectors["workflow"] = workflow.render
     follower: asyncio.Task[None] | None = None
     try:
         owners = OwnerApprovers(
             ExchangeOwnerDirectory(exchange),
             await _fallback_approvers(exchange, settings.fallback_approver_addresses()),
         )
+        index = ListIndex()
+        snapshots = ListSnapshotStore(edge.redis)
+        creation = settings.creation_policy()
+        creation_directory = ExchangeCreationDirectory(exchange)
         approvals = ApprovalService(
-            store=RedisRequestStore(edge.redis),
+            store=store,
             approvers=owners,
             notifier=TeamsNotifier(
                 edge.messenger,
@@ -172,12 +217,31 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             ),
             jobs=SaqJobQueue(queue),
             writer=ExchangeMembershipWriter(exchange),
-            audit=RedisStreamAudit(edge.redis),
+            audit=RecordingAudit(RedisStreamAudit(edge.redis), workflow),
+            timings=settings.pending_timings(),
+            creation_approvers=CreationApprovers(
+                ExchangeCreatorDirectory(exchange),
+                mode=CreationApproverMode(creation.approvers.value),
+                approver_identities=creation.approver_addresses,
+                fallback=owners.fallback_approvers().approvers,
+            ),
+            # A list made is indexed here at once, and by every other replica within seconds.
+            new_lists=NewListIndexer(creation_directory, snapshots, index, creation),
+            membership_rules=settings.membership_rules(),
+        )
+        # Time-limited memberships (README "Time-boxed membership"): attaches itself to the
+        # approvals, which tell it of every membership change made or refused.
+        grants = GrantService(
+            store=RedisGrantStore(edge.redis),
+            approvals=approvals,
+            jobs=SaqJobQueue(queue),
+            notifier=TeamsGrantNotifier(edge.messenger),
+            audit=RecordingAudit(RedisStreamAudit(edge.redis), workflow),
+            rules=settings.membership_rules(),
         )
         directory = ExchangeListDirectory(exchange)
         people_snapshots = PersonSnapshotStore(edge.redis)
         people = CachedPersonDirectory(people_snapshots, directory)
-        index = ListIndex()
         join = JoinList(directory, approvals, owners, settings.policy())
         bot = DlBot(
             conversation_state=ConversationState(edge.storage),
@@ -186,6 +250,16 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             # click once synced; someone newer than the last sync is read live.
             people=people,
             approvals=approvals,
+            leave_dialog=LeaveDialog(
+                LeaveDialogServices(leave=LeaveList(directory, approvals, owners), index=index)
+            ),
+            create_dialog=CreateDialog(
+                CreateDialogServices(
+                    create=CreateList(creation_directory, index, approvals, creation)
+                )
+            ),
+            renewals=RenewMembership(directory, owners, grants),
+            grants=grants,
         )
         dlbot = Dlbot(
             settings=settings,
@@ -194,20 +268,22 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             queue=queue,
             directory=directory,
             index=index,
-            snapshots=ListSnapshotStore(edge.redis),
+            snapshots=snapshots,
             people_snapshots=people_snapshots,
             people=people,
             approvals=approvals,
             join=join,
             bot=bot,
+            grants=grants,
         )
 
-        async def exchange_token() -> None:
-            # The cached token makes this free while it is valid; when it is not, this is the
-            # same fetch the next Exchange call would need, so a failure here is a real one.
-            await exchange.tokens.token()
+        async def exchange_answers() -> None:
+            # A token alone would pass while Exchange is down (it is cached for an hour), so
+            # the smallest real call: the token, Exchange, and the app's role all answer.
+            await exchange.get_accepted_domains()
 
-        edge.readiness_checks["exchange"] = exchange_token
+        # Probes come every few seconds from every replica; one call per half minute will do.
+        edge.readiness_checks["exchange"] = passing_for(exchange_answers, seconds=30.0)
         await _load_index(dlbot)
         follower = asyncio.create_task(_follow(dlbot), name="dlbot-index-follow")
         yield dlbot

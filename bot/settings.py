@@ -7,13 +7,23 @@ This is the only place that reads the environment; everything else is handed wha
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from approvals.grants import MembershipRules
+from approvals.lifecycle import Timings
 from exchange.config import ExchangeConfig
 from exchange.errors import ExchangeConfigError
-from skills.policies import BlockRule, ClosedLists, Policy
+from skills.policies import (
+    BlockRule,
+    ClosedLists,
+    CreationApprovers,
+    CreationPolicy,
+    NamingPolicy,
+    Policy,
+)
 
 
 class Settings(BaseSettings):
@@ -65,6 +75,26 @@ class Settings(BaseSettings):
     max_request_bytes: int = 256 * 1024
     turn_lock_ttl_seconds: float = 30.0
     turn_lock_wait_seconds: float = 20.0
+
+    # Observability (docs/operations.md)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of dlbot's own loggers; libraries stay quieter."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="json: one JSON object per line; auto: console for demo or a terminal.",
+    )
+    metrics_port: int = Field(
+        default=0,
+        description="`dlbot worker` serves /metrics, /healthz and /readyz here; 0: not at all.",
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if value.strip().upper() in _LEVELS else value.strip().lower()
 
     def allowed_tenant_ids(self) -> frozenset[str]:
         """Tenants whose activities the bot serves (lower case); empty means nobody."""
@@ -126,6 +156,70 @@ class Settings(BaseSettings):
             raise ValueError("must be 0 (off) or divide 24: 1, 2, 3, 4, 6, 8, 12 or 24")
         return hours
 
+    # Pending requests (design.md "Policy defaults"), hours after the request was made; 0: off
+    pending_remind_hours: float = Field(
+        default=48, ge=0, description="Hours until the approvers get a reminder card."
+    )
+    pending_escalate_hours: float = Field(
+        default=96, ge=0, description="Hours until the fallback approvers are asked too."
+    )
+    pending_expire_hours: float = Field(
+        default=168, ge=0, description="Hours until an undecided request expires."
+    )
+
+    @model_validator(mode="after")
+    def _timers_in_order(self) -> Settings:
+        self.pending_timings()  # ValueError (a validation error) when out of order
+        return self
+
+    def pending_timings(self) -> Timings:
+        return Timings.from_hours(
+            self.pending_remind_hours, self.pending_escalate_hours, self.pending_expire_hours
+        )
+
+    # Time-boxed membership (approvals/grant_service.py, README "Time-boxed membership")
+    membership_max_days: str = Field(
+        default="",
+        description="Longest membership per list pattern, e.g. 'proj-*=90, temp-*=30'; a join "
+        "to a matching list ends after at most that many days. Empty: no maximum.",
+    )
+
+    @field_validator("membership_max_days")
+    @classmethod
+    def _membership_rules_parse(cls, value: str) -> str:
+        MembershipRules.parse(value)  # ValueError (a validation error) naming the bad part
+        return value
+
+    def membership_rules(self) -> MembershipRules:
+        return MembershipRules.parse(self.membership_max_days)
+
+    # Audit retention (approvals/audit.py, bot/audit_retention.py): off unless asked for
+    audit_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Days of audit trail kept; older entries of finished requests are pruned "
+        "daily; 0: kept forever.",
+    )
+    audit_archive_dir: Path | None = Field(
+        default=None,
+        description="Where pruned entries are written (JSON lines, fsynced) before removal.",
+    )
+
+    @field_validator(
+        "audit_archive_dir",
+        "exchange_certificate_path",
+        "exchange_ca_file",
+        "exchange_client_secret",
+        "exchange_certificate_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # `DLBOT_EXCHANGE_CA_FILE=` (as .env.example lists it) means none, not the working
+        # directory, and an empty secret is no secret: a copied .env.example must not turn
+        # into "both a secret and a certificate are set".
+        return None if value == "" else value
+
     # Deployment: where Teams reaches the bot, and the Teams app package (manifest/)
     public_url: str = Field(
         default="",
@@ -152,8 +246,36 @@ class Settings(BaseSettings):
         description='JSON: [{"pattern": "exec-*", "message": "Ask the CEO office."}]',
     )
 
+    # Creating lists (README "Creating a list"), read by skills.policies.CreationPolicy
+    create_approvers: str = Field(
+        default="",
+        description="Comma-separated addresses (people or groups) who approve new lists.",
+    )
+    create_approver_mode: CreationApprovers = Field(
+        default=CreationApprovers.IT_GROUP,
+        description="it_group: DLBOT_CREATE_APPROVERS; manager: the requester's manager.",
+    )
+    create_allow_outside_senders: bool = False
+    naming_prefix: str = ""
+    naming_suffix: str = ""
+    naming_blocked_words: str = Field(
+        default="", description="Comma-separated words no new list's name may contain."
+    )
+
     def fallback_approver_addresses(self) -> tuple[str, ...]:
         return _listed(self.fallback_approvers)
+
+    def creation_policy(self) -> CreationPolicy:
+        return CreationPolicy(
+            naming=NamingPolicy(
+                prefix=self.naming_prefix,
+                suffix=self.naming_suffix,
+                blocked_words=_listed(self.naming_blocked_words),
+            ),
+            approvers=self.create_approver_mode,
+            approver_addresses=_listed(self.create_approvers),
+            allow_outside_senders=self.create_allow_outside_senders,
+        )
 
     def admin_alert_object_ids(self) -> tuple[str, ...]:
         return _listed(self.admin_alerts)
@@ -165,6 +287,9 @@ class Settings(BaseSettings):
             require_justification=self.policy_require_justification,
             fallback_approvers=self.fallback_approver_addresses(),
         )
+
+
+_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
 
 
 def _listed(text: str) -> tuple[str, ...]:

@@ -100,13 +100,12 @@ class TurnLock:
             try:
                 key = self._namespace + conversation_id
                 token = await self._acquire(key, conversation_id, deadline)
-                renewal = asyncio.create_task(self._keep(key, token, conversation_id))
+                turn_over = asyncio.Event()
+                renewal = asyncio.create_task(self._keep(key, token, conversation_id, turn_over))
                 try:
                     yield
                 finally:
-                    renewal.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await renewal
+                    await _stop(renewal, turn_over)
                     try:
                         await self._release(keys=[key], args=[token])
                     except Exception:  # the key expires by itself; don't mask the turn's outcome
@@ -134,10 +133,16 @@ class TurnLock:
             await asyncio.sleep(min(remaining, backoff * random.uniform(0.5, 1.5)))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
-    async def _keep(self, key: str, token: str, conversation_id: str) -> None:
+    async def _keep(
+        self, key: str, token: str, conversation_id: str, turn_over: asyncio.Event
+    ) -> None:
         interval = self._ttl_ms / 3000
         while True:
-            await asyncio.sleep(interval)
+            with suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await turn_over.wait()
+            if turn_over.is_set():
+                return
             try:
                 still_ours = await self._renew(keys=[key], args=[token, self._ttl_ms])
             except Exception:  # Redis hiccup: try again next interval, the lock still runs
@@ -149,3 +154,19 @@ class TurnLock:
                     conversation_id,
                 )
                 return
+
+
+# How long the end of a turn waits for a renewal command already on its way to Redis.
+_STOP_RENEWAL_SECONDS = 5.0
+
+
+async def _stop(renewal: asyncio.Task[None], turn_over: asyncio.Event) -> None:
+    """End the renewal loop by telling it the turn is over, not by cancelling it alone:
+    redis-py can swallow a cancellation that lands during a command (redis/redis-py#2028), and a
+    loop that never saw it would renew the lock, and hold this turn's answer, for ever. The
+    cancel is the fallback for a renewal stuck on Redis past _STOP_RENEWAL_SECONDS."""
+    turn_over.set()
+    done, _ = await asyncio.wait({renewal}, timeout=_STOP_RENEWAL_SECONDS)
+    if not done:
+        renewal.cancel()
+        log.warning("a turn lock renewal did not stop within %ss", _STOP_RENEWAL_SECONDS)

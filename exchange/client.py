@@ -12,11 +12,12 @@ import asyncio
 import json
 import logging
 import ssl
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -54,6 +55,27 @@ UNLIMITED = "Unlimited"
 # Connection failures that prove the request never reached Exchange; every other transport
 # failure may have happened after Exchange ran the cmdlet (the lost-response case).
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class CallObserver(Protocol):
+    """Told about every call, for metrics (bot/metrics.py implements it; exchange never knows
+    what becomes of it). Must be cheap and must not raise."""
+
+    def call_finished(self, cmdlet: str, outcome: str, seconds: float) -> None:
+        """One logical call ended: outcome "ok" or the ExchangeError class name."""
+        ...
+
+    def call_retried(self, cmdlet: str, reason: str) -> None:
+        """An attempt will be repeated: reason "http_<status>" or "transport"."""
+        ...
+
+
+class _NoObserver:
+    def call_finished(self, cmdlet: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def call_retried(self, cmdlet: str, reason: str) -> None:
+        pass
 
 
 @dataclass
@@ -94,8 +116,10 @@ class ExchangeClient:
         *,
         http: httpx.AsyncClient | None = None,
         tokens: TokenSource | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self._config = config
+        self._observer: CallObserver = observer if observer is not None else _NoObserver()
         self.tokens: TokenSource = tokens if tokens is not None else MsalTokenSource(config)
         self._owns_http = http is None
         self._http = http if http is not None else build_http_client(config)
@@ -300,14 +324,30 @@ class ExchangeClient:
             ensure_ascii=False,
         ).encode("utf-8")
         url: str | None = self._config.invoke_url
-        while url is not None:
-            page = await self._post(call, url, body)
-            for warning in page.warnings:
-                log.warning("%s [%s]: Exchange warning: %s", call.cmdlet, call.request_id, warning)
-            yield page
-            url = page.next_link
-            if url is not None:
-                self._check_next_link(call, url)
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            while url is not None:
+                page = await self._post(call, url, body)
+                for warning in page.warnings:
+                    log.warning(
+                        "%s [%s]: Exchange warning: %s", call.cmdlet, call.request_id, warning
+                    )
+                yield page
+                url = page.next_link
+                if url is not None:
+                    self._check_next_link(call, url)
+        except ExchangeError as exc:
+            outcome = type(exc).__name__
+            raise
+        except GeneratorExit:
+            raise  # the caller stopped reading pages it did not need: every page was fine
+        except BaseException:
+            # Cancelled, or a bug: either way not an answer from Exchange.
+            outcome = "aborted"
+            raise
+        finally:
+            self._observer.call_finished(call.cmdlet, outcome, time.monotonic() - started)
 
     def _check_next_link(self, call: _Call, url: str) -> None:
         # The bearer token goes wherever the next link points: only ever back to Exchange.
@@ -327,9 +367,11 @@ class ExchangeClient:
     async def _post(self, call: _Call, url: str, body: bytes) -> Page:
         retries = 0
         while True:
+            started = time.monotonic()
             try:
                 response = await self._send_once(call, url, body)
             except httpx.TransportError as exc:
+                self._log_attempt(call, retries + 1, started, None, type(exc).__name__)
                 if not isinstance(exc, _NOT_SENT):
                     call.lost_response = True
                 if retries >= self._retry.max_retries:
@@ -340,6 +382,7 @@ class ExchangeClient:
                         request_id=call.request_id,
                     ) from exc
                 delay = self._retry.delay(retries)
+                self._observer.call_retried(call.cmdlet, "transport")
                 log.warning(
                     "%s [%s]: %s, retry %d in %.2fs",
                     call.cmdlet,
@@ -349,6 +392,7 @@ class ExchangeClient:
                     delay,
                 )
             else:
+                self._log_attempt(call, retries + 1, started, response.status, "")
                 if response.status == 200:
                     return parse_page(response, cmdlet=call.cmdlet, request_id=call.request_id)
                 error = error_from_response(
@@ -359,6 +403,7 @@ class ExchangeClient:
                 if retries >= self._retry.max_retries:
                     raise _exhausted(error, response, retries)
                 delay = self._retry.delay(retries, response)
+                self._observer.call_retried(call.cmdlet, f"http_{response.status}")
                 log.warning(
                     "%s [%s]: HTTP %d, retry %d in %.2fs",
                     call.cmdlet,
@@ -369,6 +414,29 @@ class ExchangeClient:
                 )
             retries += 1
             await asyncio.sleep(delay)
+
+    def _log_attempt(
+        self, call: _Call, attempt: int, started: float, status: int | None, failure: str
+    ) -> None:
+        # One line per HTTP attempt: with the correlation id the caller bound, this is what ties
+        # a request in dlbot to Exchange's own logs (client-request-id).
+        elapsed_ms = round((time.monotonic() - started) * 1000)
+        log.info(
+            "%s [%s] attempt %d: %s in %d ms",
+            call.cmdlet,
+            call.request_id,
+            attempt,
+            f"HTTP {status}" if status is not None else failure,
+            elapsed_ms,
+            extra={
+                "cmdlet": call.cmdlet,
+                "client_request_id": call.request_id,
+                "status": status,
+                "attempt": attempt,
+                "elapsed_ms": elapsed_ms,
+                "failure": failure,
+            },
+        )
 
     async def _send_once(self, call: _Call, url: str, body: bytes) -> RawResponse:
         headers = {

@@ -6,14 +6,16 @@ Exchange's few hundred milliseconds, so every method says what it spends:
 
     get_list     1 (Get-DistributionGroup); 2 when that fails: a Get-Recipient looking for a
                  dynamic group of that identity (they are invisible to Get-DistributionGroup)
-    membership   1 for a direct member (Get-Recipient -Filter "MemberOfGroup and object id");
-                 otherwise, per level of nesting, 1 Get-Recipient per group of the level above
-                 to find its member groups, and 1 such test per member group found; levels run
-                 concurrently. A list without member groups: 2. engineering-all for Henrietta
-                 (one member group): 3. Bounded by MAX_NESTING_DEPTH and MAX_NESTED_GROUPS: at
-                 most 2 + 2 * 25 = 52. Never pages the list's members. +1 Get-DistributionGroup
-                 when the record has no DistinguishedName (an index record, not a live read);
-                 0 for a dynamic list (its members are computed, not held).
+    membership   1 Get-Recipient -Filter "MemberOfGroup -eq <list> -and (the person's object
+                 id -or a group type)": the person's row if a direct member, and the list's
+                 member groups. A direct member, or a list without member groups: 1. Otherwise
+                 1 direct test per member group found, and per further level of nesting 1
+                 Get-Recipient per group of the level above plus 1 test per group found; levels
+                 run concurrently. engineering-all for Henrietta (one member group): 2. Bounded
+                 by MAX_NESTING_DEPTH and MAX_NESTED_GROUPS: at most 2 + 2 * 25 = 52. Never
+                 pages the list's members. +1 Get-DistributionGroup when the record has no
+                 DistinguishedName (an index record, not a live read); 0 for a dynamic list
+                 (its members are computed, not held).
     person       1 (Get-Recipient); 2 for a person without a mailbox (then Get-User)
     all_lists    1 paged Get-DistributionGroup (a page per 1,000 lists) + 1 Get-Recipient
                  for the dynamic groups
@@ -81,9 +83,28 @@ class ExchangeListDirectory:
             # Members are computed from a filter; MemberOfGroup never lists them.
             return Membership(MembershipKind.NONE)
         dn = group.distinguished_name or await self._distinguished_name(group)
-        if await self._client.is_direct_member(dn, person_object_id):
+        # One Get-Recipient answers both "is the person a direct member" and "which groups are
+        # members" (the first level of the nested walk): most lists cost this one call.
+        rows = await self._client.find_recipients(
+            opath_filter=filters.all_of(
+                filters.eq("MemberOfGroup", dn),
+                filters.any_of(
+                    filters.eq("ExternalDirectoryObjectId", person_object_id),
+                    *(filters.eq("RecipientTypeDetails", kind) for kind in NESTABLE_GROUP_TYPES),
+                ),
+            ),
+            result_size=MAX_NESTED_GROUPS + 1,
+        )
+        wanted = person_object_id.casefold()
+        if any(row.external_directory_object_id.casefold() == wanted for row in rows):
             return Membership(MembershipKind.DIRECT)
-        via = await self._nested_path(dn, person_object_id)
+        if len(rows) > MAX_NESTED_GROUPS and await self._client.is_direct_member(
+            dn, person_object_id
+        ):
+            # More member groups than one answer holds: the person's row may be past the cut.
+            return Membership(MembershipKind.DIRECT)
+        groups = [row for row in rows if row.recipient_type_details in NESTABLE_GROUP_TYPES]
+        via = await self._nested_path(dn, groups[:MAX_NESTED_GROUPS], person_object_id)
         if via is None:
             return Membership(MembershipKind.NONE)
         return Membership(MembershipKind.NESTED, via)
@@ -128,8 +149,11 @@ class ExchangeListDirectory:
         live = await self._client.get_distribution_group(group.object_id or group.address)
         return live.distinguished_name
 
-    async def _nested_path(self, list_dn: str, person_object_id: str) -> tuple[str, ...] | None:
-        """Display names from the list down to the member group holding the person, if any.
+    async def _nested_path(
+        self, list_dn: str, member_groups: list[Recipient], person_object_id: str
+    ) -> tuple[str, ...] | None:
+        """Display names from the list down to the member group holding the person, if any;
+        `member_groups` are the list's own, already read.
 
         Breadth first, so the shortest path is found and each level costs one round of
         concurrent calls; `seen` makes cycles (A in B in A) harmless.
@@ -137,8 +161,11 @@ class ExchangeListDirectory:
         seen = {list_dn.casefold()}
         budget = MAX_NESTED_GROUPS
         frontier: list[tuple[str, tuple[str, ...]]] = [(list_dn, ())]
-        for _ in range(MAX_NESTING_DEPTH):
-            found = await asyncio.gather(*(self._member_groups(dn) for dn, _ in frontier))
+        for depth in range(MAX_NESTING_DEPTH):
+            if depth == 0:
+                found = [member_groups]
+            else:
+                found = await asyncio.gather(*(self._member_groups(dn) for dn, _ in frontier))
             level: list[tuple[str, tuple[str, ...]]] = []
             for (_, path), children in zip(frontier, found, strict=True):
                 for child in children:

@@ -1,7 +1,7 @@
 """The "add me to a list" use case: what would happen (preview), then doing it (submit).
 
-Both read the list live and decide by design.md's policy defaults, in this order (the first
-that applies wins):
+The preview reads the list live and decides by design.md's policy defaults, in this order (the
+first that applies wins):
 
     list not found                       REFUSED NOT_FOUND
     room list / dynamic list             REFUSED ROOM_LIST / DYNAMIC_LIST
@@ -18,17 +18,27 @@ A membership is checked before the policy refusals because "you are already on i
 truth a person needs; room and dynamic lists come first because their membership is not
 something a person holds.
 
+Exchange calls per request, and why that is the minimum (bench/exchange_calls.py counts them,
+tests/skills/test_exchange_calls.py pins them): the preview reads the list once (the synced
+snapshot may be hours old, and its join restriction is what lets an add skip the owners) and
+asks "already a member?" in one call; the submit, given the preview's Previewed, reads neither
+again (a change in the minute between fails the write clearly, and "already a member" at the
+write counts as done); the worker writes once. 3 in all. The owners are read live apart from
+that (approver resolution): at the preview, by approvals when the request is stored, and at the
+decision; the submit reads them again itself only when the preview said "you own it".
+
 The results are typed data; bot/ turns them into words in one place.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from approvals.models import FALLBACK_VIA, ApprovalRequest, Approver, Person, RequestKind
 from approvals.ports import ApproverSet, ApproverSource
+from skills.durations import TimedSubmitter
 from skills.errors import InvalidJustification
 from skills.policies import ClosedLists, Policy, clean_justification, justification_problem
 from skills.ports import (
@@ -150,6 +160,44 @@ class JoinPreview:
     owners: tuple[str, ...]
     decision: JoinDecision
 
+    def previewed(self) -> Previewed | None:
+        """What submit may act on without reading again; None when there is nothing to ask."""
+        if self.list is None:
+            return None
+        if isinstance(self.decision, AddNow):
+            return Previewed(self.list, self.decision.reason)
+        if isinstance(self.decision, NeedsApproval):
+            return Previewed(self.list, None)
+        return None
+
+
+@dataclass(frozen=True)
+class Previewed:
+    """What submit may take from a preview instead of asking Exchange again: the list as the
+    preview read it live, and why nobody need approve (None: the owners approve). Plain JSON
+    (to_json), so a dialog keeps it in its server-side state between turns; never card data."""
+
+    list: DirectoryList
+    add_now: AddNowReason | None
+
+    def names(self, list_identity: str) -> bool:
+        wanted = list_identity.casefold()
+        return wanted in (self.list.object_id.casefold(), self.list.address.casefold())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"list": asdict(self.list), "add_now": self.add_now}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Previewed:
+        fields = dict(data["list"])
+        fields["kind"] = ListKind(fields["kind"])
+        for name in ("join_restriction", "depart_restriction"):
+            fields[name] = Restriction(fields[name])
+        for name in ("owners", "other_addresses"):
+            fields[name] = tuple(fields[name])
+        reason = data.get("add_now")
+        return cls(DirectoryList(**fields), AddNowReason(reason) if reason else None)
+
 
 @dataclass(frozen=True)
 class JoinOutcome:
@@ -203,32 +251,77 @@ class JoinList:
         )
         if existing is not None:
             return answer(AlreadyRequested(existing))
+        return await self._by_owners(requester, group)
+
+    async def _by_owners(self, requester: Person, group: DirectoryList) -> JoinPreview:
+        """The rest of the order above, once the owners are read (approver resolution)."""
         current = await self._approvers.current_approvers(group.ref)
+        owners = _names(current.approvers)
         if _owns(current, requester):
-            return answer(AddNow(AddNowReason.REQUESTER_OWNS_LIST), _names(current.approvers))
-        if group.join_restriction is Restriction.OPEN:
-            return answer(AddNow(AddNowReason.OPEN_LIST), _names(current.approvers))
-        if (
+            decision: JoinDecision = AddNow(AddNowReason.REQUESTER_OWNS_LIST)
+        elif group.join_restriction is Restriction.OPEN:
+            decision = AddNow(AddNowReason.OPEN_LIST)
+        elif (
             group.join_restriction is Restriction.CLOSED
             and self._policy.closed_lists is ClosedLists.REFUSE
         ):
-            return answer(refused(RefusalReason.CLOSED_BY_POLICY), _names(current.approvers))
-        asked, orphaned = _asked(current, requester)
-        decision = NeedsApproval(
+            decision = refused(RefusalReason.CLOSED_BY_POLICY)
+        else:
+            asked, orphaned = _asked(current, requester)
+            decision = self._needs_approval(asked, orphaned)
+            owners = _names(asked)
+        return JoinPreview(requester, group, owners, decision)
+
+    def _needs_approval(self, asked: tuple[Approver, ...], orphaned: bool) -> NeedsApproval:
+        return NeedsApproval(
             approvers=asked,
             orphaned=orphaned,
             justification_required=self._policy.require_justification,
             max_justification_length=self._policy.max_justification_length,
         )
-        return answer(decision, _names(asked))
+
+    async def _recheck(self, requester: Person, previewed: Previewed) -> JoinPreview:
+        """Submit after a preview moments ago: its live reads of the list and the membership
+        stand (the write catches what changed in between). The open request is looked up
+        again (Redis), and so are the owners when being one is what skips their approval."""
+        group = previewed.list
+        existing = await self._approvals.open_request(
+            requester.object_id, group.object_id, RequestKind.JOIN
+        )
+        if existing is not None:
+            return JoinPreview(requester, group, (), AlreadyRequested(existing))
+        if previewed.add_now is AddNowReason.REQUESTER_OWNS_LIST:
+            # An owner's own request is approved at once: whether they still own it is read now.
+            return await self._by_owners(requester, group)
+        if previewed.add_now is AddNowReason.OPEN_LIST:
+            return JoinPreview(requester, group, (), AddNow(AddNowReason.OPEN_LIST))
+        # Who is asked is what approvals.submit resolves now; the outcome names them from the
+        # stored request.
+        return JoinPreview(requester, group, (), self._needs_approval((), False))
 
     async def submit(
-        self, requester: Person, list_identity: str, justification: str = ""
+        self,
+        requester: Person,
+        list_identity: str,
+        justification: str = "",
+        *,
+        previewed: Previewed | None = None,
+        membership_days: int | None = None,
     ) -> JoinOutcome:
-        """Ask to join: decides again on live data (the list or its owners may have changed
-        since the preview), then stores the request, approved at once when no approval is
-        needed. Raises InvalidJustification when the reason given does not do."""
-        preview = await self.preview(requester, list_identity)
+        """Ask to join, then store the request, approved at once when no approval is needed.
+        Raises InvalidJustification when the reason given does not do.
+
+        Without `previewed` it decides again on live data, exactly as preview does. With the
+        Previewed of a preview of this list moments ago (a dialog keeps it between turns) the
+        list and the membership are not read again; see _recheck and bench/README.md for why
+        that is safe: a list changed in the minute between (deleted, closed, moved on-premises)
+        fails at the write with a clear reason, and someone added meanwhile is "already a
+        member", which the write treats as done. `membership_days`: a time-limited membership
+        (skills.durations), ended by approvals.grant_service."""
+        if previewed is not None and previewed.names(list_identity):
+            preview = await self._recheck(requester, previewed)
+        else:
+            preview = await self.preview(requester, list_identity)
         decision = preview.decision
         if isinstance(decision, AlreadyRequested):
             return JoinOutcome(decision, decision.request, False, preview)
@@ -241,16 +334,35 @@ class JoinList:
         )
         if problem is not None:
             raise InvalidJustification(problem, self._policy.max_justification_length)
-        result = await self._approvals.submit(
-            kind=RequestKind.JOIN,
-            requester=requester,
-            group=preview.list.ref,
-            justification=text,
-            auto_approved=decision.reason.value if isinstance(decision, AddNow) else "",
-        )
+        auto_approved = decision.reason.value if isinstance(decision, AddNow) else ""
+        if membership_days is None:
+            result = await self._approvals.submit(
+                kind=RequestKind.JOIN,
+                requester=requester,
+                group=preview.list.ref,
+                justification=text,
+                auto_approved=auto_approved,
+            )
+        else:
+            # RequestSubmitter (skills.ports) predates time-limited membership; the service
+            # wired in (approvals.ApprovalService) takes the days too.
+            timed = cast(TimedSubmitter, self._approvals)
+            result = await timed.submit(
+                kind=RequestKind.JOIN,
+                requester=requester,
+                group=preview.list.ref,
+                justification=text,
+                auto_approved=auto_approved,
+                membership_days=membership_days,
+            )
         if not result.created:
             # Another ask (a second tap, another replica) stored its request first.
             return JoinOutcome(AlreadyRequested(result.request), result.request, False, preview)
+        if isinstance(decision, NeedsApproval) and not decision.approvers:
+            # Re-checked from a preview: who was asked is who the stored request names.
+            asked = result.request.approvers
+            decision = replace(decision, approvers=asked, orphaned=result.request.orphaned)
+            preview = replace(preview, owners=_names(asked), decision=decision)
         return JoinOutcome(decision, result.request, True, preview)
 
 

@@ -7,6 +7,7 @@ asking for approval says why, nothing is blocked. bot/ builds a Policy from its 
 from __future__ import annotations
 
 import fnmatch
+import re
 import unicodedata
 from enum import StrEnum
 
@@ -89,3 +90,49 @@ def justification_problem(
     if approval_needed and policy.require_justification and not text:
         return JustificationProblem.MISSING
     return None
+
+
+class CreationApprovers(StrEnum):
+    IT_GROUP = "it_group"  # the configured creation approvers (addresses of people or groups)
+    MANAGER = "manager"  # the requester's manager (Get-User Manager); the approvers if none
+
+
+class NamingPolicy(_Frozen):
+    """The tenant's group naming policy, as the admin configured it for dlbot to show and check.
+
+    Exchange applies its own policy to the display name as it creates the list; dlbot applies
+    the same rules first so the requester and the approvers see the exact final name, and a
+    blocked word is refused in the chat rather than by Exchange after approval. dlbot never
+    passes IgnoreNamingPolicy.
+    """
+
+    prefix: str = ""
+    suffix: str = ""
+    blocked_words: tuple[str, ...] = ()
+
+    def final_name(self, words: str) -> str:
+        return f"{self.prefix}{words}{self.suffix}"
+
+    def blocked_word(self, text: str) -> str | None:
+        """The first blocked word that stands as a word of `text` (case-insensitive)."""
+        for word in self.blocked_words:
+            if word and _word_pattern(word).search(text):
+                return word
+        return None
+
+
+def _word_pattern(word: str) -> re.Pattern[str]:
+    # A word is delimited by anything but a letter or digit, so "ceo" blocks "CEO office" and
+    # "the-ceo" but not "Ceolin".
+    return re.compile(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", re.IGNORECASE)
+
+
+class CreationPolicy(_Frozen):
+    naming: NamingPolicy = NamingPolicy()
+    approvers: CreationApprovers = CreationApprovers.IT_GROUP
+    # Addresses of people or groups who approve new lists (the IT group); also the fallback
+    # when the requester has no manager.
+    approver_addresses: tuple[str, ...] = ()
+    # False: RequireSenderAuthenticationEnabled on every new list (only colleagues can mail it).
+    allow_outside_senders: bool = False
+    max_description_length: int = Field(default=1024, ge=1)

@@ -71,11 +71,31 @@ _WORST_REASON: Final = {
 
 @dataclass(frozen=True)
 class _Expansion:
-    """The list words one typed word stands for, best tier first, and the slots holding them."""
+    """The list words one typed word stands for, best tier first, with the postings of each
+    word of a tier (not yet unioned: see SearchTables._all_words)."""
 
-    tiers: tuple[tuple[_Tier, set[int]], ...]
+    tiers: tuple[tuple[_Tier, tuple[set[int], ...]], ...]
     words: frozenset[str]
-    slots: set[int]
+    size: int  # how many slots the postings hold, counting a slot once per word
+
+    def postings(self) -> tuple[set[int], ...]:
+        return tuple(posting for _, postings in self.tiers for posting in postings)
+
+
+def _union(postings: tuple[set[int], ...]) -> set[int]:
+    # One posting is returned as it is: it belongs to the index and is only ever read.
+    return postings[0] if len(postings) == 1 else set().union(*postings)
+
+
+def _within(candidates: set[int], postings: tuple[set[int], ...]) -> set[int]:
+    """The candidates in any of the postings: each `&` walks the smaller set, so a short list
+    of candidates costs little however large the postings are."""
+    if len(postings) == 1:
+        return candidates & postings[0]
+    found: set[int] = set()
+    for posting in postings:
+        found |= candidates & posting
+    return found
 
 
 def _typo_matched(word: str) -> bool:
@@ -313,28 +333,31 @@ class SearchTables:
         partial_of: int = 0,
     ) -> None:
         expansions = [self._expand(word) for word in required]
-        if any(not e.slots for e in expansions):
+        if any(not e.tiers for e in expansions):
             return
-        # Sets below may be the index's own postings: they are read, never changed.
-        candidates = (
-            expansions[0].slots
-            if len(expansions) == 1
-            else set.intersection(*sorted((e.slots for e in expansions), key=len))
-        )
-        if not candidates:
-            return
+        # Sets below may be the index's own postings: they are read, never changed. Start from
+        # the word held by the fewest lists and narrow: the other words' postings are only
+        # intersected with the candidates so far, never unioned whole (a two-letter prefix
+        # stands for dozens of words held by tens of thousands of lists).
+        ordered = sorted(expansions, key=lambda e: e.size)
+        candidates = _union(ordered[0].postings())
+        for expansion in ordered[1:]:
+            candidates = _within(candidates, expansion.postings())
+            if not candidates:
+                return
         # Split the candidates by how well each typed word matched: a handful of groups, each
         # computed with set operations, instead of scoring every candidate in Python.
         groups: dict[tuple[int, _Tier], set[int]] = {(0, _Tier.EXACT): candidates}
         for expansion in expansions:
             split: dict[tuple[int, _Tier], set[int]] = {}
+            tiers = [(tier, _within(candidates, postings)) for tier, postings in expansion.tiers]
             for (points, worst), members in groups.items():
-                if len(expansion.tiers) == 1:  # every candidate matched this word one way
-                    ((tier, _),) = expansion.tiers
+                if len(tiers) == 1:  # every candidate matched this word one way
+                    ((tier, _),) = tiers
                     _merge(split, (points + tier, min(worst, tier)), members)
                     continue
                 rest = members
-                for tier, tier_slots in expansion.tiers:
+                for tier, tier_slots in tiers:
                     hit = rest & tier_slots
                     if hit:
                         _merge(split, (points + tier, min(worst, tier)), hit)
@@ -382,30 +405,24 @@ class SearchTables:
                 return
 
     def _expand(self, typed: str) -> _Expansion:
-        tiers: list[tuple[_Tier, set[int]]] = []
+        tiers: list[tuple[_Tier, tuple[set[int], ...]]] = []
         matched: set[str] = set()
-        slots: list[set[int]] = []
         exact = self._slots(typed)
         if exact:
-            tiers.append((_Tier.EXACT, exact))
+            tiers.append((_Tier.EXACT, (exact,)))
             matched.add(typed)
-            slots.append(exact)
         if len(typed) >= MIN_PREFIX and not typed.isdigit():
             longer = self._prefixed(typed)
             if longer:
-                prefix_slots = set().union(*map(self._slots, longer))
-                tiers.append((_Tier.PREFIX, prefix_slots))
+                tiers.append((_Tier.PREFIX, tuple(map(self._slots, longer))))
                 matched.update(longer)
-                slots.append(prefix_slots)
         if not exact and _typo_matched(typed):
             near = self._near(typed)
             if near:
-                typo_slots = set().union(*map(self._slots, near))
-                tiers.append((_Tier.TYPO, typo_slots))
+                tiers.append((_Tier.TYPO, tuple(map(self._slots, near))))
                 matched.update(near)
-                slots.append(typo_slots)
-        union = slots[0] if len(slots) == 1 else set().union(*slots)
-        return _Expansion(tuple(tiers), frozenset(matched), union)
+        size = sum(len(posting) for _, postings in tiers for posting in postings)
+        return _Expansion(tuple(tiers), frozenset(matched), size)
 
     def _prefixed(self, prefix: str) -> list[str]:
         """Vocabulary words that start with the prefix and are longer; the shortest first."""

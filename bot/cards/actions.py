@@ -16,6 +16,13 @@ class Verb(StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     REFRESH = "refresh"  # Universal Actions refresh: redraw the card for whoever is looking
+    WITHDRAW = "withdraw"  # the requester cancels their own pending request (my requests card)
+    RENEW = "renew"  # a member renews a time-limited membership; requestId names the grant
+
+
+# The approval card's duration choice that keeps the time asked for (Adaptive Cards allow no
+# empty choice value).
+AS_ASKED = "asked"
 
 
 class CardAction(BaseModel):
@@ -24,6 +31,8 @@ class CardAction(BaseModel):
     verb: Verb
     request_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
     reason: str = Field(default="", max_length=500)
+    # An approver's time limit for a JOIN (the card's choice set), in days; None: as asked.
+    days: int | None = Field(default=None, ge=1, le=3650)
 
 
 class BadCardAction(ValueError):
@@ -40,11 +49,19 @@ def parse_card_action(value: Any) -> CardAction:
     data = action.get("data")
     data = data if isinstance(data, dict) else {}
     reason = data.get("reason", "")
+    days = data.get("days")
+    if days in ("", None, AS_ASKED):
+        days = None  # the choice set's "as asked"
+    elif isinstance(days, bool) or not (
+        (isinstance(days, str) and days.isascii() and days.isdigit()) or isinstance(days, int)
+    ):
+        raise BadCardAction("unusable card action (days)")
     try:
         return CardAction(
             verb=action.get("verb"),
             request_id=data.get("requestId"),
             reason=reason.strip() if isinstance(reason, str) else "",
+            days=days,
         )
     except ValidationError as exc:
         fields = ", ".join(str(error["loc"][0]) for error in exc.errors())

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from approvals.models import ApprovalRequest, RequestStatus
+from approvals.models import ApprovalRequest, RequestKind, RequestStatus
 from bot import texts
-from bot.cards.actions import Verb
+from bot.cards.actions import AS_ASKED, Verb
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -39,22 +39,29 @@ def approval_card(
     ]
     if request.justification:
         facts.append({"title": "Why", "value": request.justification})
+    duration = texts.card_duration(request)
+    if duration:
+        facts.append({"title": "How long", "value": duration})
+    if request.new_list is not None:
+        # A new list: the approver decides on exactly what will be made.
+        facts[1:2] = [{"title": t, "value": v} for t, v in texts.create_facts(request.new_list)]
     body: list[dict[str, Any]] = [
         {
             "type": "Container",
             "style": "emphasis",
             "bleed": True,
             "items": [
-                _text("Request to join", size="Small", isSubtle=True),
+                _text(texts.card_heading(request), size="Small", isSubtle=True),
                 _text(request.group.display_name, size="Large", weight="Bolder", spacing="None"),
             ],
         },
         {"type": "FactSet", "facts": facts},
     ]
     if request.orphaned:
-        body.append(
-            _text("You're asked because this list has no owner who can approve.", isSubtle=True)
-        )
+        body.append(_text(texts.card_orphaned_note(request), isSubtle=True))
+    waiting_note = texts.card_waiting_note(request)
+    if waiting_note:
+        body.append(_text(waiting_note, weight="Bolder", color="Warning"))
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
@@ -72,6 +79,8 @@ def approval_card(
                 "maxLength": 500,
             }
         )
+        if request.kind is RequestKind.JOIN:
+            body.append(_duration_choice(request))
         card["actions"] = [
             _execute("Approve", Verb.APPROVE, request.id, style="positive"),
             _execute("Deny", Verb.DENY, request.id, style="destructive"),
@@ -89,6 +98,26 @@ def approval_card(
             "userIds": list(refresh_user_ids),
         }
     return card
+
+
+# The times an approver may pick for a join (days); never longer than the time asked for.
+DURATION_CHOICES = (7, 30, 90, 180, 365)
+
+
+def _duration_choice(request: ApprovalRequest) -> dict[str, Any]:
+    """Approve for a limited time: AS_ASKED keeps what was asked (or no end); the service caps
+    any choice by the time asked and the admin's maximum, whatever the card sends."""
+    asked = request.membership_days
+    offered = [d for d in DURATION_CHOICES if asked is None or d < asked]
+    return {
+        "type": "Input.ChoiceSet",
+        "id": "days",
+        "label": texts.DURATION_CHOICE_LABEL,
+        "style": "compact",
+        "value": AS_ASKED,
+        "choices": [{"title": texts.duration_choice(None, asked), "value": AS_ASKED}]
+        + [{"title": texts.duration_choice(d, asked), "value": str(d)} for d in offered],
+    }
 
 
 def _execute(title: str, verb: Verb, request_id: str, **extra: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """ "Add me to a list": find it, show it, collect a reason, confirm, hand over to skills.JoinList.
 
 The dialog only converses. Search is the in-memory index, every decision is the use case's, and
-every sentence comes from bot.texts. Step values hold plain JSON (the dialog state is stored in
-Redis between turns).
+every sentence comes from bot.texts. What the preview read is kept for the submit (Previewed), so
+confirming costs no second read of the list or the membership. Step values hold plain JSON (the
+dialog state is stored in Redis between turns).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot import texts
 from bot.dialogs.interruptible import InterruptibleDialog
 from skills.errors import InvalidJustification
 from skills.find_dl import ListIndex, MatchReason
-from skills.join_dl import AddNow, JoinList, NeedsApproval
+from skills.join_dl import AddNow, JoinList, NeedsApproval, Previewed
 from skills.policies import clean_justification
 
 MAX_CANDIDATES = 5
@@ -42,7 +43,8 @@ class JoinDialogServices:
 
 
 class JoinDialog(InterruptibleDialog):
-    """Options: {"query": str, "requester": Person as a dict}."""
+    """Options: {"query": str, "requester": Person as a dict, "days": int or None (a
+    time-limited membership asked for: "for 30 days")}."""
 
     def __init__(self, services: JoinDialogServices) -> None:
         super().__init__(JoinDialog.__name__)
@@ -63,6 +65,8 @@ class JoinDialog(InterruptibleDialog):
     async def _ask_which(self, step: WaterfallStepContext) -> DialogTurnResult:
         options: dict[str, Any] = step.options or {}
         step.values["requester"] = options["requester"]
+        days = options.get("days")
+        step.values["days"] = days if isinstance(days, int) else None
         query = str(options.get("query") or "").strip()
         if query:
             return await step.next(query)
@@ -115,14 +119,21 @@ class JoinDialog(InterruptibleDialog):
             return await step.end_dialog()
         await step.context.send_activity(MessageFactory.text(summary))
         decision = preview.decision
-        assert preview.list is not None
+        previewed = preview.previewed()
+        assert preview.list is not None and previewed is not None
+        # Submit acts on what this preview read live instead of asking Exchange again.
+        step.values["previewed"] = previewed.to_json()
         name = preview.list.display_name
         if isinstance(decision, AddNow):
-            step.values["confirm"] = texts.confirm_add_now(name, decision.reason.value)
+            step.values["confirm"] = texts.confirm_with_duration(
+                texts.confirm_add_now(name, decision.reason.value), step.values.get("days")
+            )
             return await step.next("")
         assert isinstance(decision, NeedsApproval)
         asked = tuple(a.display_name for a in decision.approvers)
-        step.values["confirm"] = texts.confirm_request(name, asked, decision.orphaned)
+        step.values["confirm"] = texts.confirm_with_duration(
+            texts.confirm_request(name, asked, decision.orphaned), step.values.get("days")
+        )
         step.values["max_length"] = decision.max_justification_length
         if not decision.justification_required:
             return await step.next("")
@@ -156,7 +167,11 @@ class JoinDialog(InterruptibleDialog):
         requester = Person.model_validate(step.values["requester"])
         try:
             outcome = await self._join.submit(
-                requester, step.values["list_id"], step.values["justification"]
+                requester,
+                step.values["list_id"],
+                step.values["justification"],
+                previewed=Previewed.from_json(step.values["previewed"]),
+                membership_days=step.values.get("days"),
             )
         except InvalidJustification as problem:
             await step.context.send_activity(

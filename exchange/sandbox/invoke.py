@@ -3,7 +3,15 @@
 Per request: log it, check the bearer token, parse the CmdletInput body, apply an injected fault,
 run the cmdlet on the tenant, then answer one page of the result ($skiptoken paging with an
 absolute nextLink, Prefer: odata.maxpagesize, $select) or an error body. It keeps the state the
-answers depend on: the rate-limit window and the error counter behind error_format "alternate".
+answers depend on: the rate-limit window, the error counter behind error_format "alternate", and
+the results still being paged.
+
+A result that spans pages is kept (bounded: PagedResults) under an id its $skiptoken carries, so
+page 2..n are a slice of page 1's query rather than the query run again: on a 100,000-group
+tenant a page of Get-DistributionGroup costs milliseconds instead of seconds. Like Exchange's own
+cursor, later pages show the directory as it was when the first was asked for. A token whose
+result was dropped (the bound, or a client that resumes long after) still works: the query runs
+again and the offset applies to its fresh answer, as before.
 What the cmdlets do lives behind Tenant.execute; the body shapes live in responses.py.
 """
 
@@ -17,6 +25,8 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from aiohttp import web
@@ -30,7 +40,7 @@ from .responses import (
     unauthorized,
 )
 from .state import MAX_LOGGED_REQUESTS, MAX_PAGE_SIZE, LoggedRequest
-from .tenant import CmdletError
+from .tenant import CmdletError, CmdletResult
 from .tokens import InvalidAccessToken
 
 if TYPE_CHECKING:
@@ -48,6 +58,48 @@ class Drop(Exception):
     """Close the client's connection without answering (the 'drop' fault kinds)."""
 
 
+@dataclass(frozen=True)
+class _Paged:
+    cmdlet: str
+    parameters: str  # the body's Parameters as canonical JSON: the same body must come back
+    objects: list[dict[str, Any]]
+    warnings: list[str]
+
+
+class PagedResults:
+    """Results with pages still to be fetched, by result id, least recently paged dropped first.
+
+    A result leaves when its last page is served; the bound only catches clients that stop
+    paging halfway, so it is small (each entry can hold a whole tenant's groups).
+    """
+
+    def __init__(self, max_results: int = 8) -> None:
+        self._max = max_results
+        self._results: OrderedDict[str, _Paged] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def keep(self, paged: _Paged) -> str:
+        result_id = uuid.uuid4().hex
+        self._results[result_id] = paged
+        while len(self._results) > self._max:
+            self._results.popitem(last=False)
+        return result_id
+
+    def find(self, result_id: str | None, cmdlet: str, parameters: str) -> _Paged | None:
+        if result_id is None or result_id not in self._results:
+            return None
+        paged = self._results[result_id]
+        if paged.cmdlet != cmdlet or paged.parameters != parameters:
+            return None  # another body under an old token: answer that body, not the old one
+        self._results.move_to_end(result_id)
+        return paged
+
+    def done(self, result_id: str) -> None:
+        self._results.pop(result_id, None)
+
+
 class InvokeCommand:
     """The InvokeCommand endpoint of one SandboxServer (its tenant, tokens, faults, settings)."""
 
@@ -56,6 +108,7 @@ class InvokeCommand:
         self._errors_answered = 0  # drives error_format "alternate"
         self._rate_window_start = time.time()
         self._rate_used = 0
+        self.paged = PagedResults()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(INVOKE_PATH, self.handle)
@@ -116,7 +169,7 @@ class InvokeCommand:
             return bad_request(str(exc))
         entry.cmdlet, entry.parameters = cmdlet, parameters
         try:
-            offset = _decode_skiptoken(request.query.get("$skiptoken"), cmdlet)
+            offset, result_id = _decode_skiptoken(request.query.get("$skiptoken"), cmdlet)
         except ValueError as exc:
             return bad_request(str(exc))
         page_size, prefer_applied = self._page_size(request.headers.get("Prefer"))
@@ -129,8 +182,13 @@ class InvokeCommand:
             if fault.kind not in EXECUTING_KINDS:
                 return self._fault_response(fault, claims.app_id)
 
+        body_key = json.dumps(parameters, sort_keys=True, separators=(",", ":"))
+        kept = self.paged.find(result_id, cmdlet, body_key)
         try:
-            result = self.sb.tenant.execute(cmdlet, parameters, app_id=claims.app_id)
+            if kept is not None:
+                result = CmdletResult(kept.objects, kept.warnings)
+            else:
+                result = self.sb.tenant.execute(cmdlet, parameters, app_id=claims.app_id)
         except CmdletError as exc:
             error = ExchangeError(
                 status=exc.status,
@@ -141,8 +199,14 @@ class InvokeCommand:
             )
             response = self._error_response(error)
         else:
+            if kept is None and offset + page_size < len(result.objects):
+                result_id = self.paged.keep(
+                    _Paged(cmdlet, body_key, result.objects, result.warnings)
+                )
+            elif kept is not None and result_id and offset + page_size >= len(kept.objects):
+                self.paged.done(result_id)
             response = self._page_response(
-                request, cmdlet, result.objects, result.warnings, offset, page_size
+                request, cmdlet, result.objects, result.warnings, offset, page_size, result_id
             )
             if prefer_applied:
                 response.headers["Preference-Applied"] = prefer_applied
@@ -174,6 +238,7 @@ class InvokeCommand:
         warnings: list[str],
         offset: int,
         page_size: int,
+        result_id: str | None,
     ) -> web.Response:
         selected = _parse_select(request.query.get("$select"))
         page = objects[offset : offset + page_size]
@@ -190,7 +255,7 @@ class InvokeCommand:
             "value": page,
         }
         if offset + page_size < len(objects):
-            token = _encode_skiptoken(offset + page_size, cmdlet)
+            token = _encode_skiptoken(offset + page_size, cmdlet, result_id)
             # Absolute, on the host the client used; the client POSTs the same body to it.
             body["@odata.nextLink"] = str(request.url.update_query({"$skiptoken": token}))
         return json_response(body, 200, self._common_headers(request))
@@ -324,25 +389,34 @@ def _parse_invoke_body(raw: bytes) -> tuple[str, dict[str, Any]]:
     return cmdlet.strip(), parameters
 
 
-def _encode_skiptoken(offset: int, cmdlet: str) -> str:
-    raw = json.dumps({"o": offset, "c": cmdlet}, separators=(",", ":")).encode()
+def _encode_skiptoken(offset: int, cmdlet: str, result_id: str | None) -> str:
+    token: dict[str, Any] = {"o": offset, "c": cmdlet}
+    if result_id:
+        token["r"] = result_id
+    raw = json.dumps(token, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _decode_skiptoken(token: str | None, cmdlet: str) -> int:
-    """The offset a $skiptoken stands for; it must come from a page of the same cmdlet."""
+def _decode_skiptoken(token: str | None, cmdlet: str) -> tuple[int, str | None]:
+    """The offset a $skiptoken stands for and the kept result it pages, if any; it must come
+    from a page of the same cmdlet."""
     if token is None:
-        return 0
+        return 0, None
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        offset, token_cmdlet = data["o"], data["c"]
-    except (ValueError, binascii.Error, KeyError, TypeError):
+        offset, token_cmdlet, result_id = data["o"], data["c"], data.get("r")
+    except (ValueError, binascii.Error, KeyError, TypeError, AttributeError):
         raise ValueError(f"The $skiptoken '{token}' is not valid.") from None
-    if not isinstance(offset, int) or offset < 0 or not isinstance(token_cmdlet, str):
+    if (
+        not isinstance(offset, int)
+        or offset < 0
+        or not isinstance(token_cmdlet, str)
+        or not isinstance(result_id, str | None)
+    ):
         raise ValueError(f"The $skiptoken '{token}' is not valid.")
     if token_cmdlet.casefold() != cmdlet.casefold():
         raise ValueError(f"The $skiptoken was issued for {token_cmdlet}, not for {cmdlet}.")
-    return offset
+    return offset, result_id
 
 
 def _parse_select(value: str | None) -> set[str] | None:

@@ -44,6 +44,7 @@ async def test_executing_adds_the_member_and_records_what_exchange_did(harness: 
         "error": "",
         "exchange_request_id": "exchange-1",
         "finished_at": harness.clock.now,
+        "alternatives": (),
     }
     assert harness.writer.calls == [(demo.FINANCE_EMEA, demo.ALEX)]
     executed = harness.audit.events[-1]

@@ -21,6 +21,7 @@ from approvals.errors import (
 )
 from approvals.models import (
     ADMIN_CANCEL_ACTOR,
+    FALLBACK_VIA,
     FINAL_STATUSES,
     OPEN_STATUSES,
     ApprovalRequest,
@@ -212,6 +213,87 @@ def test_a_card_is_still_recorded_on_a_request_approved_meanwhile() -> None:
     assert state.add_card(approved(), CARD, now=T1).cards == (CARD,)
 
 
+def test_a_reminder_card_is_kept_beside_the_approvers_first_card() -> None:
+    reminder = CardRef(
+        approver_id=demo.MEGAN.object_id, conversation_id="c1", activity_id="a2", reminder=True
+    )
+    request = state.add_card(state.add_card(pending(), CARD, now=T1), reminder, now=T1)
+    assert request.cards == (CARD, reminder)
+    assert request.card_of(demo.MEGAN.object_id) == CARD
+
+
+def test_a_second_reminder_card_replaces_the_first_reminder_only() -> None:
+    first = CARD.model_copy(update={"activity_id": "a2", "reminder": True})
+    second = CARD.model_copy(update={"activity_id": "a3", "reminder": True})
+    request = pending()
+    for card in (CARD, first, second):
+        request = state.add_card(request, card, now=T1)
+    assert request.cards == (CARD, second)
+
+
+def test_reminding_records_when_and_keeps_the_request_pending() -> None:
+    request = state.remind(pending(), now=T1)
+    assert (request.reminded_at, request.status, request.version) == (
+        T1,
+        RequestStatus.PENDING,
+        1,
+    )
+
+
+def test_a_request_is_reminded_only_once() -> None:
+    with pytest.raises(InvalidTransition):
+        state.remind(state.remind(pending(), now=T1), now=T1)
+
+
+def test_a_decided_request_is_not_reminded() -> None:
+    with pytest.raises(InvalidTransition):
+        state.remind(approved(), now=T1)
+
+
+def test_an_overdue_escalation_adds_the_fallback_approvers_beside_the_owners() -> None:
+    request = state.escalate_overdue(
+        pending(), fallback=(demo.approver(demo.ADELE, "owner"),), now=T1
+    )
+    assert [(a.object_id, a.via) for a in request.approvers] == [
+        (demo.MEGAN.object_id, "owner"),
+        (demo.LEE.object_id, "owner"),
+        (demo.ADELE.object_id, FALLBACK_VIA),
+    ]
+    assert request.escalated_at == T1 and request.asked_fallback and not request.orphaned
+
+
+def test_an_overdue_escalation_adds_neither_the_requester_nor_anyone_twice() -> None:
+    fallback = (
+        demo.approver(demo.ALEX, "fallback"),
+        demo.approver(demo.MEGAN, "fallback"),
+        demo.approver(demo.ADELE, "fallback"),
+        demo.approver(demo.ADELE, "fallback"),
+    )
+    request = state.escalate_overdue(pending(), fallback=fallback, now=T1)
+    assert [a.object_id for a in request.approvers] == [
+        demo.MEGAN.object_id,
+        demo.LEE.object_id,
+        demo.ADELE.object_id,
+    ]
+
+
+def test_an_overdue_escalation_with_nobody_to_add_is_still_recorded() -> None:
+    request = state.escalate_overdue(pending(), fallback=(), now=T1)
+    assert request.escalated_at == T1 and request.approvers == pending().approvers
+    assert not request.asked_fallback
+
+
+def test_a_request_is_escalated_when_overdue_only_once() -> None:
+    once = state.escalate_overdue(pending(), fallback=(), now=T1)
+    with pytest.raises(InvalidTransition):
+        state.escalate_overdue(once, fallback=(demo.approver(demo.ADELE),), now=T1)
+
+
+def test_a_decided_request_is_not_escalated_when_overdue() -> None:
+    with pytest.raises(InvalidTransition):
+        state.escalate_overdue(approved(), fallback=(demo.approver(demo.ADELE),), now=T1)
+
+
 def test_completing_records_the_outcome_the_exchange_call_and_the_attempt() -> None:
     request = state.complete(approved(), outcome="added", exchange_request_id="x-1", now=T1)
     assert request.status is RequestStatus.COMPLETED
@@ -221,6 +303,7 @@ def test_completing_records_the_outcome_the_exchange_call_and_the_attempt() -> N
         "error": "",
         "exchange_request_id": "x-1",
         "finished_at": T1,
+        "alternatives": (),
     }
 
 
@@ -290,7 +373,11 @@ STEPS: dict[str, Callable[[ApprovalRequest, str, bool], ApprovalRequest]] = {
         r, fallback=(demo.approver(demo.person(who, who, ""), "fallback"),), now=T1
     ),
     "add_card": lambda r, who, yes: state.add_card(
-        r, CardRef(approver_id=who, conversation_id="c", activity_id="a"), now=T1
+        r, CardRef(approver_id=who, conversation_id="c", activity_id="a", reminder=yes), now=T1
+    ),
+    "remind": lambda r, who, yes: state.remind(r, now=T1),
+    "escalate_overdue": lambda r, who, yes: state.escalate_overdue(
+        r, fallback=(demo.approver(demo.person(who, who, ""), "fallback"),), now=T1
     ),
     "record_attempt": lambda r, who, yes: state.record_attempt(
         r, error=who, exchange_request_id="x", now=T1

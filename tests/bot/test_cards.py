@@ -12,6 +12,7 @@ from approvals.models import (
     Approver,
     Decision,
     ListRef,
+    NewList,
     Person,
     RequestKind,
     RequestStatus,
@@ -108,3 +109,16 @@ def test_an_approve_click_is_parsed_with_its_typed_reason() -> None:
 def test_anything_else_is_a_bad_card_action(value: Any) -> None:
     with pytest.raises(BadCardAction):
         parse_card_action(value)
+
+
+def test_a_fallback_approver_is_told_why_they_hold_the_card_of_a_list_or_a_new_list() -> None:
+    orphaned_join = approval_card(request(orphaned=True), actionable=True)
+    assert "this list has no owner who can approve" in _texts(orphaned_join)
+    new_list = NewList(
+        name="Q3 Launch", display_name="Q3 Launch", alias="q3", address="q3@contoso.com"
+    )
+    orphaned_create = approval_card(
+        request(kind=RequestKind.CREATE, new_list=new_list, orphaned=True), actionable=True
+    )
+    assert "nobody the creation policy names can approve" in _texts(orphaned_create)
+    assert "no owner who can approve" not in _texts(orphaned_create)

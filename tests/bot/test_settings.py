@@ -20,6 +20,26 @@ def test_env_example_lists_exactly_the_settings_there_are() -> None:
     assert documented == fields
 
 
+def test_a_copy_of_env_example_with_a_secret_filled_in_configures_the_client(
+    tmp_path: Path,
+) -> None:
+    """Its empty lines (a certificate path, a CA file) mean "not set", not the working
+    directory, so a secret alone is one credential, not two."""
+    filled = re.sub(
+        r"^(DLBOT_EXCHANGE_(TENANT|CLIENT_ID|CLIENT_SECRET))=.*$",
+        r"\1=value",
+        (ROOT / ".env.example").read_text(),
+        flags=re.M,
+    )
+    (tmp_path / ".env").write_text(filled)
+
+    settings = Settings(_env_file=tmp_path / ".env")
+    config = settings.exchange()
+
+    assert settings.exchange_certificate_path is None and settings.exchange_ca_file is None
+    assert config.client_secret is not None
+
+
 def test_missing_exchange_settings_are_named() -> None:
     with pytest.raises(ExchangeConfigError) as caught:
         Settings(_env_file=None).exchange()

@@ -139,6 +139,37 @@ async def test_a_slow_turn_keeps_its_lock_beyond_the_expiry(clients: list[redis.
                 pytest.fail("the renewed lock was taken")
 
 
+async def test_a_turn_ends_even_when_redis_swallows_the_cancel_of_a_renewal_in_flight(
+    clients: list[redis.Redis],
+) -> None:
+    """redis-py can swallow a cancellation that lands during a command (redis/redis-py#2028);
+    a renewal loop stopped only by cancel then renewed for ever and the turn never answered."""
+    lock = TurnLock(clients[0], ttl_seconds=0.6)  # a renewal every 0.2 s
+    renewal_in_flight = asyncio.Event()
+    real_renew = lock._renew  # noqa: SLF001 - standing in for redis-py's command
+
+    async def renew_swallowing_cancel(**kwargs: object) -> object:
+        renewal_in_flight.set()
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            pass  # what redis-py sometimes does
+        return await real_renew(**kwargs)
+
+    lock._renew = renew_swallowing_cancel  # type: ignore[assignment]  # noqa: SLF001
+
+    async def turn() -> None:
+        async with lock.hold("msteams/a:conv"):
+            await renewal_in_flight.wait()  # the turn ends while a renewal is on its way
+
+    ending = asyncio.create_task(turn())
+    done, _ = await asyncio.wait({ending}, timeout=3)  # not wait_for: it would cancel the turn
+    if not done:
+        ending.cancel()
+        pytest.fail("the turn never ended: its renewal loop outlived the cancel")
+    assert await clients[1].exists(KEY) == 0
+
+
 async def test_release_never_deletes_a_lock_another_turn_holds_now(
     clients: list[redis.Redis],
 ) -> None:

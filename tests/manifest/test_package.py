@@ -119,7 +119,7 @@ def test_the_command_menu_offers_the_commands_the_help_text_names(good_package: 
     (command_list,) = manifest["bots"][0]["commandLists"]
     assert command_list["scopes"] == ["personal"]
     titles = [command["title"] for command in command_list["commands"]]
-    assert titles == ["add me to", "help", "cancel"]
+    assert titles == ["add me to", "leave", "my requests", "help", "cancel"]
     for command in command_list["commands"]:
         assert command["description"]
         assert f"**{command['title']}" in texts.HELP

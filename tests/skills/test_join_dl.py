@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -20,6 +21,7 @@ from skills.join_dl import (
     Instead,
     JoinList,
     NeedsApproval,
+    Previewed,
     RefusalReason,
     Refused,
 )
@@ -416,3 +418,95 @@ async def test_the_outcome_carries_the_fresh_preview(world: World) -> None:
 
     assert outcome.preview.list == demo_list("finance-emea")
     assert outcome.preview.owners == ("Megan Bowen", "Lee Gu")
+
+
+# Submitting what a preview read (Previewed, kept by the dialog) --------------------------------
+
+
+async def test_a_submit_after_a_preview_reads_neither_the_list_nor_the_membership_again(
+    world: World,
+) -> None:
+    preview = await world.join.preview(alex(), "finance-emea@contoso.com")
+    previewed = preview.previewed()
+    assert previewed is not None
+    reads = world.directory.reads
+
+    outcome = await world.join.submit(
+        alex(), "finance-emea@contoso.com", "Q3 budget", previewed=previewed
+    )
+
+    assert world.directory.reads == reads
+    assert outcome.created and outcome.decision.kind is DecisionKind.NEEDS_APPROVAL
+    assert outcome.preview.list == demo_list("finance-emea")
+
+
+async def test_a_previewed_open_list_is_joined_at_once_without_asking_for_owners(
+    world: World,
+) -> None:
+    previewed = (await world.join.preview(alex(), "book-club@contoso.com")).previewed()
+    asked_before = world.approvers.calls
+
+    outcome = await world.join.submit(alex(), "book-club@contoso.com", previewed=previewed)
+
+    assert outcome.decision == AddNow(AddNowReason.OPEN_LIST)
+    assert [c.auto_approved for c in world.approvals.calls] == ["open list"]
+    assert world.approvers.calls == asked_before
+
+
+async def test_an_owner_who_left_since_the_preview_is_asked_to_wait_for_approval(
+    world: World,
+) -> None:
+    megan = demo_person(MEGAN)
+    previewed = (await world.join.preview(megan, "finance-emea@contoso.com")).previewed()
+    assert previewed is not None and previewed.add_now is AddNowReason.REQUESTER_OWNS_LIST
+    finance = demo_list("finance-emea").object_id
+    world.approvers.owners[finance] = (approver(LEE),)
+
+    outcome = await world.join.submit(
+        megan, "finance-emea@contoso.com", "still need it", previewed=previewed
+    )
+
+    assert isinstance(outcome.decision, NeedsApproval)
+    assert [c.auto_approved for c in world.approvals.calls] == [""]
+
+
+async def test_an_open_request_made_since_the_preview_is_returned_instead_of_a_second(
+    world: World,
+) -> None:
+    previewed = (await world.join.preview(alex(), "finance-emea@contoso.com")).previewed()
+    first = world.approvals.put_open(alex(), demo_list("finance-emea").ref)
+
+    outcome = await world.join.submit(
+        alex(), "finance-emea@contoso.com", "again", previewed=previewed
+    )
+
+    assert outcome.decision == AlreadyRequested(first)
+    assert world.approvals.calls == []
+
+
+async def test_a_preview_of_another_list_is_not_taken_for_this_one(world: World) -> None:
+    previewed = (await world.join.preview(alex(), "book-club@contoso.com")).previewed()
+
+    outcome = await world.join.submit(
+        alex(), "finance-emea@contoso.com", "Q3 budget", previewed=previewed
+    )
+
+    assert outcome.decision.kind is DecisionKind.NEEDS_APPROVAL
+    assert world.approvals.calls[0].group == demo_list("finance-emea").ref
+
+
+async def test_nothing_to_submit_gives_no_previewed(world: World) -> None:
+    member = await world.join.preview(alex(), "marketing@contoso.com")
+    unknown = await world.join.preview(alex(), "nothing@contoso.com")
+
+    assert member.previewed() is None and unknown.previewed() is None
+
+
+@pytest.mark.parametrize("address", ["finance-emea@contoso.com", "book-club@contoso.com"])
+async def test_previewed_survives_the_json_of_the_dialog_state(world: World, address: str) -> None:
+    previewed = (await world.join.preview(demo_person(MEGAN), address)).previewed()
+    assert previewed is not None
+
+    again = Previewed.from_json(json.loads(json.dumps(previewed.to_json())))
+
+    assert again == previewed

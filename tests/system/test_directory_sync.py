@@ -55,13 +55,24 @@ async def test_after_a_people_sync_the_bot_finds_who_is_writing_without_exchange
     assert _calls(sandbox, before) == 0
 
 
-async def test_before_a_people_sync_the_bot_asks_exchange(
+async def test_the_people_snapshot_is_built_at_start_up_so_no_turn_asks_exchange_who_writes(
     dlbot: Dlbot, sandbox: ThreadedSandbox
 ) -> None:
     before = len(sandbox.requests)
 
     assert await dlbot.people.person(ALEX) is not None
-    assert _calls(sandbox, before) == 1
+    assert _calls(sandbox, before) == 0
+
+
+async def test_someone_the_people_snapshot_does_not_know_is_asked_of_exchange(
+    dlbot: Dlbot, sandbox: ThreadedSandbox
+) -> None:
+    before = len(sandbox.requests)
+
+    assert await dlbot.people.person("00000000-0000-4000-8000-00000000beef") is None
+    # Get-Recipient, then Get-User (an account without a mailbox can still chat in Teams).
+    asked = [r.cmdlet for r in sandbox.requests[before:]]
+    assert asked == ["Get-Recipient", "Get-User"]
 
 
 async def test_a_list_sync_from_the_worker_replaces_the_snapshot(dlbot: Dlbot) -> None:

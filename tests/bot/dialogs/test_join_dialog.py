@@ -189,6 +189,18 @@ async def test_an_open_list_is_joined_after_one_confirmation_without_a_reason() 
     assert JobName.EXECUTE in world.jobs.names()
 
 
+async def test_confirming_acts_on_what_the_preview_read_without_reading_the_list_again() -> None:
+    world = make_world()
+    await world.say("pls add me to finance emea")
+    await world.say("I moved to the EMEA finance team")
+    reads = world.directory.reads
+
+    replies = await world.say("yes")
+
+    assert "I've asked Megan Bowen and Lee Gu" in replies[0]
+    assert world.directory.reads == reads
+
+
 async def test_the_owner_of_a_list_is_added_without_asking_anyone() -> None:
     world = make_world(user=MEGAN)
 

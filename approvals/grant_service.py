@@ -1,0 +1,423 @@
+"""Time-boxed membership, carried out: grants made when a time-boxed JOIN completes, renewal
+prompts before the end, renewal, and the removal at the end.
+
+Everything that changes Exchange goes through ApprovalService, so it inherits its guarantees:
+the end is a LEAVE request approved at once ("time-boxed membership ended"), executed by the
+workers exactly once (compare-and-set on the request, an idempotent remove where "not a member"
+is done), retried, audited, and alerted on when Exchange refuses; a renewal is a JOIN request for
+the same term that the owners approve like any other (or approved at once where the list is open
+or the member owns it: skills.renew_membership decides that from the live list).
+
+The timers are saq jobs keyed per grant and term (JobName.GRANT_PROMPT, GRANT_END), scheduled
+at an absolute time when a term starts: they survive restarts, and a renewal starts a new term
+whose timers replace the old ones in effect (the old ones find a newer term and do nothing).
+Each timer claims its step by compare-and-set on the grant, so two workers, a retry and the
+sweeper's re-queue do it once. The sweeper (`resume_overdue`, each minute) queues the end job
+again for a grant past its end still waiting for one (a process died between storing the grant
+and queueing its timers).
+
+MemberDepartRestriction does not stop the end: it governs members leaving by themselves, and
+the owners agreed to the end date when they approved (Exchange applies no restriction to the
+bot's Remove-DistributionGroupMember either). A list moved on-premises (dir-synced) meanwhile
+cannot be written: the LEAVE fails permanently, the admins are alerted by the workflow, the
+grant ends as END_FAILED (audited) and the member is told that the admins will remove them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Protocol
+
+from approvals import grants
+from approvals.audit import AuditAction, AuditEvent, AuditLog
+from approvals.errors import InvalidTransition, RequestNotFound
+from approvals.grant_store import GrantStore
+from approvals.grants import (
+    PROMPT_DAYS_BEFORE,
+    Grant,
+    GrantConflict,
+    GrantNotActive,
+    GrantStatus,
+    MembershipRules,
+    NotTheMember,
+)
+from approvals.models import ApprovalRequest, Person, RequestKind, RequestStatus
+from approvals.ports import JobName, JobQueue
+from approvals.service import ApprovalService, SubmitResult, utc_now
+
+log = logging.getLogger(__name__)
+
+# What the LEAVE that ends a grant records as `auto_approved` (no approval: the owners agreed
+# to the end date when they approved the membership).
+END_REASON = "time-boxed membership ended"
+
+# saq schedules in whole seconds, so a timer may run a moment before its time: an end job
+# that early still counts as due (the sweeper would catch it a minute later anyway).
+_EARLY = timedelta(seconds=60)
+# How long past its end a grant may wait for its end job before the sweeper queues it again.
+_OVERDUE = timedelta(minutes=2)
+_CAS_ROUNDS = 16
+
+Step = Callable[[Grant], Grant]
+
+
+class GrantNotifier(Protocol):
+    """What the member hears about their time-boxed membership (bot/ draws it)."""
+
+    async def granted(self, grant: Grant, *, renewed: bool) -> bool:
+        """You are on the list until <date> (or: renewed until <date>)."""
+        ...
+
+    async def prompt_renewal(self, grant: Grant, days_before: int) -> bool:
+        """Your membership ends in N days: a card with Renew."""
+        ...
+
+    async def ended(self, grant: Grant, *, failed: bool) -> bool:
+        """Your time ran out: you were removed (or the admins will remove you)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RenewResult:
+    grant: Grant
+    # The JOIN asking the owners to renew; None when renewed at once.
+    request: ApprovalRequest | None = None
+    asked_before: bool = False  # the member's earlier renewal request is still open
+
+
+def prompt_job_id(grant: Grant, days_before: int) -> str:
+    return f"{grant.id}.{grant.generation}.{days_before}"
+
+
+def end_job_id(grant: Grant) -> str:
+    return f"{grant.id}.{grant.generation}"
+
+
+def _parse_job_id(job_id: str, parts: int) -> tuple[str, ...] | None:
+    found = tuple(job_id.split("."))
+    if len(found) != parts or not all(p.isdigit() for p in found[1:]):
+        log.error("not a grant job id: %r", job_id)
+        return None
+    return found
+
+
+class GrantService:
+    def __init__(
+        self,
+        *,
+        store: GrantStore,
+        approvals: ApprovalService,
+        jobs: JobQueue,
+        notifier: GrantNotifier,
+        audit: AuditLog,
+        rules: MembershipRules | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._approvals = approvals
+        self._jobs = jobs
+        self._notifier = notifier
+        self._audit = audit
+        self._rules = rules or MembershipRules()
+        self._clock = clock
+        approvals.attach_membership(self)
+
+    # Reading ------------------------------------------------------------------------------
+
+    async def get(self, grant_id: str) -> Grant | None:
+        return await self._store.get(grant_id)
+
+    async def grants_of(self, member_id: str, limit: int = 20) -> list[Grant]:
+        return await self._store.of_member(member_id, limit)
+
+    # Hooks of the approval workflow (MembershipHooks) -------------------------------------
+
+    async def completed(self, request: ApprovalRequest) -> None:
+        if request.kind is RequestKind.JOIN and request.membership_days is not None:
+            await self._grant(request, request.membership_days)
+        elif request.kind is RequestKind.LEAVE:
+            await self._left(request, failed=False)
+
+    async def failed(self, request: ApprovalRequest) -> None:
+        # A renewal JOIN that failed leaves the grant running to its end, as if never asked.
+        if request.kind is RequestKind.LEAVE:
+            await self._left(request, failed=True)
+
+    async def _grant(self, request: ApprovalRequest, days: int) -> None:
+        """A time-boxed JOIN completed: a new grant, or a new term of the member's active one
+        (a renewal, or the same time-boxed ask made again)."""
+        now = self._clock()
+        current = await self._store.get(request.grant_id) if request.grant_id else None
+        if current is None or not current.is_active:
+            current = await self._store.current(
+                request.requester.object_id, request.group.object_id
+            )
+        if current is not None and current.is_active:
+            try:
+                renewed = await self._change(
+                    current,
+                    partial(grants.renew, days=days, now=now, cap=self._cap(current, now)),
+                )
+            except GrantNotActive:
+                pass  # its time ran out meanwhile: the member is on the list again, anew
+            else:
+                await self._schedule(renewed)
+                by = request.decision.actor.display_name if request.decision else ""
+                why = f"approved by {by}" if by else f"no approval needed: {request.auto_approved}"
+                await self._record(
+                    AuditAction.RENEWED,
+                    renewed,
+                    actor_id=request.decision.actor.object_id if request.decision else "",
+                    detail=f"until {renewed.ends_at.isoformat()}; {why} (request {request.id})",
+                )
+                await self._tell(self._notifier.granted(renewed, renewed=True), renewed)
+                return
+        if request.execution.outcome == "already_member" and not request.grant_id:
+            # Someone made them a member meanwhile, for good: a time limit asked for on top
+            # must not take away a membership it did not give (they hear "you already were").
+            log.info("request %s: already a member, so no time limit is recorded", request.id)
+            return
+        grant = grants.new_grant(
+            grant_id=request.id,
+            member=request.requester,
+            group=request.group,
+            days=days,
+            now=now,
+        )
+        if not await self._store.create(grant):
+            return  # recorded already by an earlier run of this hook
+        await self._schedule(grant)
+        await self._record(
+            AuditAction.GRANTED,
+            grant,
+            detail=f"for {grant.days} days, until {grant.ends_at.isoformat()}",
+        )
+        await self._tell(self._notifier.granted(grant, renewed=False), grant)
+
+    async def _left(self, request: ApprovalRequest, *, failed: bool) -> None:
+        """A LEAVE finished: the end of a grant, or the member leaving before it."""
+        grant = await self._store.get(request.grant_id) if request.grant_id else None
+        if grant is None:
+            grant = await self._store.current(request.requester.object_id, request.group.object_id)
+        if grant is None or grant.status not in (GrantStatus.ACTIVE, GrantStatus.ENDING):
+            return
+        timed_out = grant.status is GrantStatus.ENDING
+        if failed and not timed_out:
+            return  # they tried to leave early and could not: still a member, still timed
+        try:
+            ended = await self._change(
+                grant, partial(grants.ended, now=self._clock(), failed=failed)
+            )
+        except GrantNotActive:
+            return  # ended by another run
+        if failed:
+            result, detail = "failed", f"removal refused by Exchange: {request.execution.error}"
+        elif timed_out:
+            result, detail = request.execution.outcome, f"time ran out (request {request.id})"
+        else:
+            result, detail = "left", f"left before the end (request {request.id})"
+        await self._record(
+            AuditAction.MEMBERSHIP_ENDED,
+            ended,
+            cmdlet="Remove-DistributionGroupMember" if timed_out else "",
+            result=result,
+            exchange_request_id=request.execution.exchange_request_id,
+            detail=detail,
+        )
+        if timed_out:
+            await self._tell(self._notifier.ended(ended, failed=failed), ended)
+
+    # Jobs ---------------------------------------------------------------------------------
+
+    async def prompt(self, job_id: str) -> None:
+        """Ask the member whether to renew, once per prompt and term."""
+        parsed = _parse_job_id(job_id, 3)
+        if parsed is None:
+            return
+        grant = await self._store.get(parsed[0])
+        if grant is None:
+            return
+        try:
+            prompted = await self._change(
+                grant,
+                partial(grants.prompt, days_before=int(parsed[2]), generation=int(parsed[1])),
+            )
+        except GrantNotActive:
+            return  # renewed, ended, or prompted by another run
+        await self._record(
+            AuditAction.RENEWAL_PROMPTED,
+            prompted,
+            detail=f"{parsed[2]} days before the end ({prompted.ends_at.isoformat()})",
+        )
+        await self._tell(self._notifier.prompt_renewal(prompted, int(parsed[2])), prompted)
+
+    async def end(self, job_id: str) -> None:
+        """The term is over: remove the member through a LEAVE approved at once."""
+        parsed = _parse_job_id(job_id, 2)
+        if parsed is None:
+            return
+        grant = await self._store.get(parsed[0])
+        if grant is None:
+            return
+        if grant.is_active:
+            try:
+                grant = await self._change(
+                    grant,
+                    partial(
+                        grants.claim_end, generation=int(parsed[1]), now=self._clock() + _EARLY
+                    ),
+                )
+            except GrantNotActive:
+                return  # renewed (a newer term has its own end), ended, or not due
+        if grant.status is not GrantStatus.ENDING or grant.end_request_id:
+            return  # its removal is asked for already; the request's own jobs carry it out
+        # A run that died after the claim ends up here again (saq retries it, or the sweeper
+        # queues it): one open LEAVE per member and list, so asking again returns the first.
+        submitted = await self._submit_end(grant)
+        if not submitted.created and submitted.request.status is RequestStatus.PENDING:
+            # The member asked to leave themselves and the owners have not decided: that
+            # request could still be denied or expire, leaving them on the list for good. It
+            # gives way to the end, which needs nobody's approval.
+            try:
+                await self._approvals.cancel_as_admin(submitted.request.id, reason=END_REASON)
+            except InvalidTransition:
+                pass  # decided meanwhile: approved, it removes them; denied, asked anew below
+            submitted = await self._submit_end(grant)
+        try:
+            await self._change(grant, partial(grants.ending_by, request_id=submitted.request.id))
+        except GrantNotActive:
+            pass  # recorded by another run, or the removal already finished and ended it
+
+    async def _submit_end(self, grant: Grant) -> SubmitResult:
+        return await self._approvals.submit(
+            kind=RequestKind.LEAVE,
+            requester=grant.member,
+            group=grant.group,
+            auto_approved=END_REASON,
+            grant_id=grant.id,
+        )
+
+    async def resume_overdue(self) -> int:
+        """Queue again the end job of every grant past its end still waiting for it. Keyed
+        per grant and term, so one already queued or running is not queued twice."""
+        count = 0
+        for grant in await self._store.due(self._clock() - _OVERDUE):
+            await self._jobs.enqueue(JobName.GRANT_END, end_job_id(grant))
+            count += 1
+        return count
+
+    # Renewing -----------------------------------------------------------------------------
+
+    async def renew(
+        self, grant_id: str, actor: Person, *, at_once: str = "", justification: str = ""
+    ) -> RenewResult:
+        """The member asks for another term: at once when `at_once` says why no approval is
+        needed, else a JOIN for the same term goes to the owners (its approval renews).
+        Raises RequestNotFound, NotTheMember, GrantNotActive."""
+        grant = await self._store.get(grant_id)
+        if grant is None:
+            raise RequestNotFound(grant_id)
+        if actor.object_id != grant.member.object_id:
+            raise NotTheMember(actor)
+        if not grant.is_active:
+            raise GrantNotActive(grant)
+        now = self._clock()
+        if at_once:
+            renewed = await self._change(
+                grant, partial(grants.renew, days=grant.days, now=now, cap=self._cap(grant, now))
+            )
+            await self._schedule(renewed)
+            await self._record(
+                AuditAction.RENEWED,
+                renewed,
+                actor_id=actor.object_id,
+                detail=f"until {renewed.ends_at.isoformat()}; no approval needed: {at_once}",
+            )
+            return RenewResult(renewed)
+        if grant.renewal_request_id:
+            try:
+                earlier = await self._approvals.get(grant.renewal_request_id)
+            except RequestNotFound:
+                earlier = None
+            if earlier is not None and earlier.is_open:
+                return RenewResult(grant, earlier, asked_before=True)
+        submitted = await self._approvals.submit(
+            kind=RequestKind.JOIN,
+            requester=grant.member,
+            group=grant.group,
+            justification=justification,
+            membership_days=grant.days,
+            grant_id=grant.id,
+        )
+        try:
+            grant = await self._change(
+                grant, partial(grants.asked_to_renew, request_id=submitted.request.id)
+            )
+        except GrantNotActive:
+            pass  # it ended meanwhile; the approved JOIN then makes a new grant
+        return RenewResult(grant, submitted.request, asked_before=not submitted.created)
+
+    # Plumbing -----------------------------------------------------------------------------
+
+    def _cap(self, grant: Grant, now: datetime) -> datetime | None:
+        limit = self._rules.max_days(grant.group)
+        return None if limit is None else now + timedelta(days=limit)
+
+    async def _schedule(self, grant: Grant) -> None:
+        """The timers of the grant's current term, each at its absolute time (a prompt whose
+        time has passed, in a term shorter than its lead time, is left out)."""
+        now = self._clock()
+        for days_before in PROMPT_DAYS_BEFORE:
+            due = grant.ends_at - timedelta(days=days_before)
+            if due > now and days_before not in grant.prompted:
+                await self._jobs.enqueue(
+                    JobName.GRANT_PROMPT,
+                    prompt_job_id(grant, days_before),
+                    delay_seconds=(due - now).total_seconds(),
+                )
+        await self._jobs.enqueue(
+            JobName.GRANT_END,
+            end_job_id(grant),
+            delay_seconds=max(0.0, (grant.ends_at - now).total_seconds()),
+        )
+
+    async def _change(self, grant: Grant, step: Step) -> Grant:
+        """Apply `step` and store it by compare-and-set; on a lost race apply it again to the
+        grant as it now is (where it may raise GrantNotActive)."""
+        for _ in range(_CAS_ROUNDS):
+            try:
+                return await self._store.replace(step(grant), grant.version)
+            except GrantConflict:
+                reloaded = await self._store.get(grant.id)
+                if reloaded is None:
+                    raise
+                grant = reloaded
+        raise GrantConflict(grant.id)
+
+    async def _record(self, action: AuditAction, grant: Grant, **fields: str) -> None:
+        await self._audit.append(
+            AuditEvent(
+                at=self._clock(),
+                event=action.value,
+                request_id=grant.id,
+                list_id=grant.group.object_id,
+                list_address=grant.group.address,
+                kind=RequestKind.JOIN.value,
+                **fields,
+            )
+        )
+
+    async def _tell(self, told: Awaitable[bool], grant: Grant) -> None:
+        # Best effort, like the workflow's notices: the grant is stored and "my requests" shows
+        # it, so a failed message must not undo or repeat the step.
+        try:
+            reached = await told
+        except Exception:
+            log.exception("telling %s about grant %s failed", grant.member.object_id, grant.id)
+            return
+        if not reached:
+            log.warning("could not tell %s about grant %s", grant.member.object_id, grant.id)

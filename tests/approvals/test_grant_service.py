@@ -1,0 +1,250 @@
+"""Time-boxed membership on the in-memory fakes: a JOIN for N days records a grant; the member
+is asked to renew 7 days and 1 day before the end; at the end one LEAVE removes them, once, and
+they are told; renewal (at once, or through the owners) starts a new term whose end replaces
+the old one; leaving early ends the grant; a list moved on-premises fails the end loudly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from approvals.audit import AuditAction
+from approvals.errors import PermanentWriteError
+from approvals.grant_service import END_REASON
+from approvals.grants import Grant, GrantNotActive, GrantStatus, MembershipRules, NotTheMember
+from approvals.models import RequestKind, RequestStatus
+from approvals.ports import JobName, NoticeKind
+from tests.approvals import demo
+from tests.approvals.conftest import START
+from tests.approvals.grant_world import GrantWorld
+
+ALEX = demo.ALEX.object_id
+
+
+async def approved_for(
+    world: GrantWorld, days: int | None, *, membership_days: int | None = None
+) -> Grant:
+    request = await world.ask_for(days)
+    await world.service.decide(
+        request.id, demo.MEGAN, approve=True, membership_days=membership_days
+    )
+    await world.run_jobs()
+    grant = await world.grants.get(request.id)
+    assert grant is not None
+    return grant
+
+
+def events(world: GrantWorld, action: AuditAction) -> int:
+    return sum(1 for e in world.audit.events if e.event == action.value)
+
+
+async def test_a_join_for_30_days_is_prompted_twice_then_removed_once_and_the_member_told() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    assert grant.ends_at == START + timedelta(days=30)
+    assert ALEX in world.member()
+    assert world.grant_notices.what() == ["granted"]
+    # The plain "you are a member now" notice gives way to the grant's, which has the end date.
+    assert NoticeKind.COMPLETED in world.notifier.notices_to(ALEX)
+
+    await world.after(days=22, hours=23)
+    assert world.grant_notices.what() == ["granted"]
+    await world.after(hours=1)
+    assert world.grant_notices.what() == ["granted", "prompt 7"]
+    await world.after(days=6)
+    assert world.grant_notices.what() == ["granted", "prompt 7", "prompt 1"]
+    assert ALEX in world.member()
+
+    await world.after(days=1)
+    assert ALEX not in world.member()
+    assert world.grant_notices.what()[-1] == "ended"
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.ENDED
+    leave = await world.service.get(ended.end_request_id)
+    assert (leave.kind, leave.status, leave.auto_approved) == (
+        RequestKind.LEAVE,
+        RequestStatus.COMPLETED,
+        END_REASON,
+    )
+    assert world.removals() == 1
+
+    # The timers and the sweeper keep running: nothing happens twice.
+    await world.grants.end(f"{grant.id}.0")
+    assert await world.grants.resume_overdue() == 0
+    await world.after(days=30)
+    assert world.removals() == 1
+    assert (events(world, AuditAction.GRANTED), events(world, AuditAction.RENEWAL_PROMPTED)) == (
+        1,
+        2,
+    )
+    assert events(world, AuditAction.MEMBERSHIP_ENDED) == 1
+    assert world.grant_notices.what().count("ended") == 1
+
+
+async def test_the_approver_can_shorten_the_time_asked_for_but_not_lengthen_it() -> None:
+    shortened = await approved_for(GrantWorld(), 30, membership_days=7)
+    assert shortened.days == 7
+    kept = await approved_for(GrantWorld(), 30, membership_days=90)
+    assert kept.days == 30
+
+
+async def test_the_approver_can_time_box_a_join_asked_for_good() -> None:
+    grant = await approved_for(GrantWorld(), None, membership_days=14)
+    assert grant.ends_at == START + timedelta(days=14)
+
+
+async def test_a_join_asked_for_good_makes_no_grant() -> None:
+    world = GrantWorld()
+    request = await world.ask_for(None)
+    await world.service.decide(request.id, demo.MEGAN, approve=True)
+    await world.run_jobs()
+    assert await world.grants.get(request.id) is None
+    assert world.grant_notices.what() == []
+
+
+async def test_the_admins_maximum_time_boxes_every_join_to_a_matching_list() -> None:
+    world = GrantWorld(rules=MembershipRules.parse("finance-*=60"))
+    assert (await approved_for(world, None)).days == 60
+    other = GrantWorld(rules=MembershipRules.parse("finance-*=60"))
+    assert (await approved_for(other, 365)).days == 60
+
+
+async def test_a_term_shorter_than_a_week_has_only_the_last_days_prompt() -> None:
+    world = GrantWorld()
+    await approved_for(world, 3)
+    await world.after(days=3)
+    assert world.grant_notices.what() == ["granted", "prompt 1", "ended"]
+
+
+async def test_renewing_at_once_moves_the_end_on_and_the_old_terms_end_removes_nobody() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    await world.after(days=23)
+    result = await world.grants.renew(grant.id, demo.ALEX, at_once="open list")
+    assert result.request is None
+    assert result.grant.ends_at == START + timedelta(days=60)
+
+    await world.after(days=7)  # the first term's end passes
+    assert ALEX in world.member()
+    await world.after(days=23)
+    assert world.grant_notices.what()[-1] == "prompt 7"
+    await world.after(days=7)
+    assert ALEX not in world.member()
+    assert world.removals() == 1
+    assert events(world, AuditAction.RENEWED) == 1
+
+
+async def test_renewing_through_the_owners_starts_a_new_term_once_they_approve() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    await world.after(days=29)
+    asked = await world.grants.renew(grant.id, demo.ALEX, justification="still on it")
+    assert asked.request is not None and asked.request.grant_id == grant.id
+    assert asked.request.membership_days == 30
+    again = await world.grants.renew(grant.id, demo.ALEX)
+    assert again.asked_before and again.request is not None
+    assert again.request.id == asked.request.id
+
+    await world.run_jobs()
+    await world.service.decide(asked.request.id, demo.MEGAN, approve=True)
+    await world.run_jobs()
+    renewed = await world.grants.get(grant.id)
+    assert renewed is not None and renewed.ends_at == START + timedelta(days=60)
+    assert world.grant_notices.what()[-1] == "renewed"
+    await world.after(days=2)
+    assert ALEX in world.member()
+    await world.after(days=29)
+    assert ALEX not in world.member()
+
+
+async def test_an_unanswered_renewal_leaves_the_end_where_it_was() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    await world.after(days=29)
+    await world.grants.renew(grant.id, demo.ALEX)
+    await world.after(days=1)
+    assert ALEX not in world.member()
+
+
+async def test_only_the_member_may_renew_and_only_while_the_grant_runs() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    with pytest.raises(NotTheMember):
+        await world.grants.renew(grant.id, demo.LEE, at_once="open list")
+    await world.after(days=30)
+    with pytest.raises(GrantNotActive):
+        await world.grants.renew(grant.id, demo.ALEX, at_once="open list")
+
+
+async def test_leaving_before_the_end_ends_the_grant_and_its_timer_then_does_nothing() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    await world.service.submit(
+        kind=RequestKind.LEAVE, requester=demo.ALEX, group=demo.FINANCE_EMEA, auto_approved="x"
+    )
+    await world.run_jobs()
+    left = await world.grants.get(grant.id)
+    assert left is not None and left.status is GrantStatus.ENDED
+    await world.after(days=31)
+    assert world.removals() == 1
+    assert "ended" not in world.grant_notices.what()
+    results = [e.result for e in world.audit.events if e.event == "membership_ended"]
+    assert results == ["left"]
+
+
+async def test_a_list_moved_on_premises_fails_the_end_alerts_the_admins_and_tells_the_member() -> (
+    None
+):
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    world.writer.script.append(PermanentWriteError("the list is synced from on-premises"))
+    await world.after(days=30)
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.END_FAILED
+    assert world.grant_notices.what()[-1] == "end failed"
+    assert any("on-premises" in problem for _, problem in world.notifier.alerts)
+    failed = [e for e in world.audit.events if e.event == "membership_ended"]
+    assert [e.result for e in failed] == ["failed"]
+
+
+async def test_the_sweeper_queues_the_end_of_a_grant_whose_timer_was_lost() -> None:
+    world = GrantWorld()
+    world.queue.lose_timers = True
+    grant = await approved_for(world, 30)
+    world.queue.lose_timers = False
+    world.clock.advance(days=30, minutes=5)
+    await world.run_jobs()
+    assert ALEX in world.member()
+    assert await world.grants.resume_overdue() == 1
+    assert [j.job for j in world.jobs.pending()] == [JobName.GRANT_END]
+    await world.run_jobs()
+    assert ALEX not in world.member()
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.ENDED
+
+
+async def test_a_leave_still_waiting_for_the_owners_gives_way_to_the_end() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    asked = await world.service.submit(
+        kind=RequestKind.LEAVE, requester=demo.ALEX, group=demo.FINANCE_EMEA
+    )
+    await world.run_jobs()
+    await world.after(days=30)
+    assert ALEX not in world.member()
+    assert (await world.service.get(asked.request.id)).status is RequestStatus.CANCELLED
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.ENDED
+    assert world.removals() == 1
+
+
+async def test_someone_made_a_member_for_good_meanwhile_keeps_it_without_a_time_limit() -> None:
+    world = GrantWorld()
+    request = await world.ask_for(30)
+    world.writer.members.setdefault(demo.FINANCE_EMEA.object_id, set()).add(ALEX)
+    await world.service.decide(request.id, demo.MEGAN, approve=True)
+    await world.run_jobs()
+    assert await world.grants.get(request.id) is None
+    await world.after(days=31)
+    assert ALEX in world.member() and world.removals() == 0

@@ -1,0 +1,238 @@
+"""The lifecycle timers on real saq: two workers on one real Redis, the clock moved days ahead
+with time-machine (saq schedules by time.time(); asyncio sleeps on the monotonic clock, which
+time-machine leaves alone), and both workers replaced by two new ones half way. The reminder,
+the escalation and the expiry each happen exactly once, counted in the audit stream, the
+cards posted and redrawn, and what the requester was told."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis.asyncio as redis
+import time_machine
+from saq import Queue, Worker
+
+from approvals.audit import AuditAction, RedisStreamAudit
+from approvals.lifecycle import Timings
+from approvals.models import ApprovalRequest, RequestKind, RequestStatus
+from approvals.ports import JobName, NoticeKind
+from approvals.redis_store import RedisRequestStore
+from approvals.service import ApprovalService
+from approvals.testing import InMemoryMembershipWriter, InMemoryNotifier, StaticApprovers
+from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions, sweep_job
+from tests.approvals import demo
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+TIMINGS = Timings(timedelta(days=2), timedelta(days=4), timedelta(days=7))
+# Real seconds any one step may take on a loaded machine before the test gives up on it.
+PATIENCE_SECONDS = 30.0
+
+
+@dataclass
+class Tenant:
+    """What every process shares: Redis, and Teams (the notifier's record of cards/notices)."""
+
+    redis_url: str
+    client: redis.Redis
+    notifier: InMemoryNotifier
+    approvers: StaticApprovers
+    sweeps: int = 0  # runs of the per-minute sweep, by any worker
+
+    def service(self, queue: Queue) -> ApprovalService:
+        """One process's approval service: its own store client and job queue, one Redis."""
+        return ApprovalService(
+            store=RedisRequestStore(self.client),
+            approvers=self.approvers,
+            notifier=self.notifier,
+            jobs=SaqJobQueue(queue),
+            writer=InMemoryMembershipWriter(),
+            audit=RedisStreamAudit(self.client),
+            timings=TIMINGS,
+        )
+
+    async def events(self, action: AuditAction) -> int:
+        events = await RedisStreamAudit(self.client).read()
+        return sum(1 for e in events if e.event == action.value)
+
+
+@contextlib.asynccontextmanager
+async def two_workers(tenant: Tenant) -> AsyncIterator[Queue]:
+    """Two worker processes as `dlbot worker` builds them (jobs and the per-minute sweep), each
+    with its own queue connection and service; stopped on exit."""
+    queues = [Queue.from_url(tenant.redis_url, name=QUEUE_NAME) for _ in range(2)]
+    workers: list[Worker[Any]] = []
+    for queue in queues:
+        service = tenant.service(queue)
+
+        async def sweep(service: ApprovalService = service) -> int:
+            resumed = await service.resume_stalled()
+            tenant.sweeps += 1
+            return resumed
+
+        def bodies(
+            ctx: dict[str, Any], service: ApprovalService = service
+        ) -> dict[JobName, JobBody]:
+            return {
+                JobName.DELIVER_CARDS: service.deliver_cards,
+                JobName.EXECUTE: service.execute,
+                JobName.UPDATE_CARDS: service.update_cards,
+                JobName.REMIND: service.lifecycle.remind,
+                JobName.ESCALATE: service.lifecycle.escalate,
+                JobName.EXPIRE: service.lifecycle.expire,
+            }
+
+        worker: Worker[Any] = Worker(
+            queue,
+            job_functions(bodies),
+            cron_jobs=[sweep_job(sweep)],
+            concurrency=4,
+        )
+        worker.SIGNALS = []
+        workers.append(worker)
+    tasks = [asyncio.create_task(w.start()) for w in workers]
+    try:
+        yield queues[0]
+    finally:
+        for worker in workers:
+            await worker.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for queue in queues:
+            await queue.disconnect()
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE_SECONDS
+    while not await condition():
+        assert loop.time() < deadline, "the workers did not get there in time"
+        await asyncio.sleep(0.05)
+
+
+async def settled(queue: Queue) -> None:
+    """Nothing queued or running: whatever was due has run, and what it queued too."""
+
+    async def idle() -> bool:
+        return await queue.count("queued") == 0 and await queue.count("active") == 0
+
+    await until(idle)
+    await asyncio.sleep(1.5)  # a scheduler tick or two, for anything a duplicate would queue
+    await until(idle)
+
+
+async def test_reminder_escalation_and_expiry_each_fire_once_with_two_workers_and_a_restart(
+    redis_url: str,
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    tenant = Tenant(
+        redis_url=redis_url,
+        client=client,
+        notifier=InMemoryNotifier(),
+        approvers=StaticApprovers(
+            owners={
+                demo.FINANCE_EMEA.object_id: (demo.approver(demo.MEGAN), demo.approver(demo.LEE))
+            },
+            fallback=(demo.approver(demo.ADELE, "fallback"),),
+        ),
+    )
+    notifier = tenant.notifier
+    megan, lee, adele = demo.MEGAN.object_id, demo.LEE.object_id, demo.ADELE.object_id
+
+    async def request() -> ApprovalRequest:
+        found = await RedisRequestStore(client).requests_of(demo.ALEX.object_id, 1)
+        return found[0]
+
+    async def counts() -> tuple[int, ...]:
+        return (
+            await tenant.events(AuditAction.REMINDED),
+            await tenant.events(AuditAction.ESCALATED),
+            await tenant.events(AuditAction.EXPIRED),
+            len(notifier.cards),
+            len(notifier.notices),
+        )
+
+    async def swept(queue: Queue) -> None:
+        """Minutes pass until the per-minute sweep has looked at the request as it now is (a
+        minute unchanged, so a candidate), queueing again whatever it may have lost; a step
+        already done must not happen again."""
+        before = tenant.sweeps
+        traveller.shift(timedelta(minutes=2))
+
+        async def ran() -> bool:
+            if tenant.sweeps > before:
+                return True
+            await asyncio.sleep(1)  # a scheduler tick, then the next minute
+            traveller.shift(timedelta(minutes=1))
+            return False
+
+        await until(ran)
+        await settled(queue)
+
+    try:
+        with time_machine.travel(START, tick=True) as traveller:
+            async with two_workers(tenant) as queue:
+                bot = Queue.from_url(redis_url, name=QUEUE_NAME)
+                try:
+                    await tenant.service(bot).submit(
+                        kind=RequestKind.JOIN,
+                        requester=demo.ALEX,
+                        group=demo.FINANCE_EMEA,
+                        justification="I work with this team now",
+                    )
+                finally:
+                    await bot.disconnect()
+
+                async def delivered() -> bool:
+                    return sorted(notifier.carded()) == sorted([megan, lee])
+
+                await until(delivered)
+                await swept(queue)
+                assert await counts() == (0, 0, 0, 2, 1)
+
+                traveller.shift(timedelta(days=2))
+
+                async def reminded() -> bool:
+                    return len([c for c in (await request()).cards if c.reminder]) == 2
+
+                await until(reminded)
+                await swept(queue)
+                assert await counts() == (1, 0, 0, 4, 2)
+                assert notifier.notices_to(demo.ALEX.object_id)[-1] is NoticeKind.REMINDED
+
+            # Both workers stop; two new ones start, knowing nothing but what Redis holds.
+            async with two_workers(tenant) as queue:
+                traveller.shift(timedelta(days=2))
+
+                async def escalated() -> bool:
+                    return (await request()).card_of(adele) is not None
+
+                await until(escalated)
+                await swept(queue)
+                assert await counts() == (1, 1, 0, 5, 3)
+                assert notifier.notices_to(demo.ALEX.object_id)[-1] is NoticeKind.ESCALATED
+
+                traveller.shift(timedelta(days=3))
+
+                async def expired_and_redrawn() -> bool:
+                    current = await request()
+                    redrawn = {c for c, r in notifier.updates if r.status is RequestStatus.EXPIRED}
+                    return current.status is RequestStatus.EXPIRED and redrawn == set(current.cards)
+
+                await until(expired_and_redrawn)
+                await settled(queue)
+                assert await counts() == (1, 1, 1, 5, 4)
+                assert notifier.notices_to(demo.ALEX.object_id)[-1] is NoticeKind.EXPIRED
+                assert len(notifier.updates) == 5  # each of the five cards redrawn once
+
+                # Another week: every timer has run, the sweep finds nothing left to do.
+                traveller.shift(timedelta(days=7))
+                await settled(queue)
+                assert await counts() == (1, 1, 1, 5, 4)
+    finally:
+        await client.aclose()

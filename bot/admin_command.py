@@ -344,13 +344,15 @@ async def _cancel_with(settings: Settings, request_id: str, reason: str) -> int:
 
     from bot.app import build_services
     from bot.jobs import QUEUE_NAME, SaqJobQueue
+    from bot.metrics import RecordingAudit, WorkflowMetrics
     from bot.notifier import TeamsNotifier
 
     edge = build_services(settings)
     queue = Queue.from_url(settings.redis_url, name=QUEUE_NAME)
+    store = RedisRequestStore(edge.redis)
     try:
         service = ApprovalService(
-            store=RedisRequestStore(edge.redis),
+            store=store,
             approvers=_NotNeeded(),
             notifier=TeamsNotifier(
                 edge.messenger,
@@ -359,7 +361,10 @@ async def _cancel_with(settings: Settings, request_id: str, reason: str) -> int:
             ),
             jobs=SaqJobQueue(queue),
             writer=_NotNeeded(),
-            audit=RedisStreamAudit(edge.redis),
+            # Counted like every other transition, so /metrics shows admin cancels too.
+            audit=RecordingAudit(
+                RedisStreamAudit(edge.redis), WorkflowMetrics(edge.redis, store, queue)
+            ),
         )
         return await cancel_request(service, request_id, reason)
     except (RedisError, OSError) as exc:

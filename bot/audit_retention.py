@@ -38,6 +38,8 @@ from approvals.audit import (
     StillOpen,
     entries,
 )
+from approvals.grant_store import GrantStore, RedisGrantStore
+from approvals.grants import GrantStatus
 from approvals.models import OPEN_STATUSES
 from approvals.redis_store import RedisRequestStore
 from approvals.store import RequestStore
@@ -62,16 +64,26 @@ ADMIN_PRUNE_ACTOR = "admin (dlbot audit prune)"
 _LOOKUPS = 100
 
 
-def still_open_in(store: RequestStore) -> StillOpen:
-    """Which of the given request ids the store holds as open (pending or approved). An id the
-    store does not know, or that cannot be a request id, is not open: nothing would keep it."""
+def still_open_in(store: RequestStore, grants: GrantStore | None = None) -> StillOpen:
+    """Which of the given request ids the store holds as open (pending or approved), or, with
+    `grants`, made a time-boxed membership that has not ended: its events (prompts, renewals,
+    the end) keep coming under the join's id, and the trail must stay whole until it ends. An
+    id the store does not know, or that cannot be a request id, is not open: nothing would
+    keep it."""
 
     async def still_open(request_ids: Collection[str]) -> Collection[str]:
         ids = [i for i in request_ids if keys.is_request_id(i)]
         found: list[str] = []
         for first in range(0, len(ids), _LOOKUPS):
-            requests = await asyncio.gather(*(store.get(i) for i in ids[first : first + _LOOKUPS]))
+            chunk = ids[first : first + _LOOKUPS]
+            requests = await asyncio.gather(*(store.get(i) for i in chunk))
             found += [r.id for r in requests if r is not None and r.status in OPEN_STATUSES]
+            if grants is not None:
+                rest = [i for i in chunk if i not in found]
+                running = await asyncio.gather(*(grants.get(i) for i in rest))
+                found += [
+                    g.id for g in running if g is not None and g.status is not GrantStatus.ENDED
+                ]
         return found
 
     return still_open
@@ -91,14 +103,19 @@ def archive_file(directory: Path, before: datetime, now: datetime) -> Path:
 
 
 async def prune_by_retention(
-    audit: PrunableAuditLog, store: RequestStore, *, days: int, archive_dir: Path | None
+    audit: PrunableAuditLog,
+    store: RequestStore,
+    *,
+    days: int,
+    archive_dir: Path | None,
+    grants: GrantStore | None = None,
 ) -> PruneResult:
     """The daily prune: entries older than `days` days, archived to `archive_dir` if set."""
     now = datetime.now(UTC)
     before = retention_cut_off(now, days)
     return await audit.prune(
         before,
-        still_open=still_open_in(store),
+        still_open=still_open_in(store, grants),
         archive=archive_file(archive_dir, before, now) if archive_dir is not None else None,
         by=f"daily retention, DLBOT_AUDIT_RETENTION_DAYS={days}",
     )
@@ -113,11 +130,12 @@ def retention_jobs(settings: Settings, redis_client: redis.Redis) -> list[CronJo
         return []
     audit = RedisStreamAudit(redis_client)
     store = RedisRequestStore(redis_client)
+    grants = RedisGrantStore(redis_client)
 
     async def run(ctx: dict[str, Any]) -> int:
         try:
             result = await prune_by_retention(
-                audit, store, days=days, archive_dir=settings.audit_archive_dir
+                audit, store, days=days, archive_dir=settings.audit_archive_dir, grants=grants
             )
         except (AuditError, OSError) as exc:
             # Loud, and nothing more was removed; the next day's run tries again.
@@ -204,6 +222,7 @@ def run_prune(settings: Settings, args: argparse.Namespace) -> int:
                 archive=archive,
                 dry_run=dry_run,
                 out=sys.stdout,
+                grants=RedisGrantStore(client),
             )
         except (RedisError, ConnectionError) as exc:
             return _fail(f"dlbot: cannot reach Redis (DLBOT_REDIS_URL): {exc}", EXIT_FAILED)
@@ -221,13 +240,14 @@ async def prune_audit(
     archive: Path | None,
     dry_run: bool,
     out: TextIO,
+    grants: GrantStore | None = None,
 ) -> int:
     """The command on the workflow's own types (tests drive this directly): prune, and say
     what happened in a line per prune (an interrupted one finished first gets its own)."""
     try:
         result = await audit.prune(
             before,
-            still_open=still_open_in(store),
+            still_open=still_open_in(store, grants),
             archive=archive,
             dry_run=dry_run,
             actor_id=ADMIN_PRUNE_ACTOR,

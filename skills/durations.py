@@ -12,10 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
-
-from approvals.models import ListRef, Person, RequestKind
-from skills.ports import Submitted
 
 _UNITS = {"day": 1, "week": 7, "month": 30, "year": 365}
 _WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "twelve": 12}
@@ -108,18 +104,3 @@ def _date(found: re.Match[str], today: date) -> date | None:
         return end if end > today else date(today.year + 1, month, day)
     except ValueError:  # 31 Feb, or a year out of range
         return None
-
-
-class TimedSubmitter(Protocol):
-    """skills.ports.RequestSubmitter with a membership time (approvals.ApprovalService is one)."""
-
-    async def submit(
-        self,
-        *,
-        kind: RequestKind,
-        requester: Person,
-        group: ListRef,
-        justification: str = "",
-        auto_approved: str = "",
-        membership_days: int | None = None,
-    ) -> Submitted: ...

@@ -34,11 +34,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from approvals.models import FALLBACK_VIA, ApprovalRequest, Approver, Person, RequestKind
 from approvals.ports import ApproverSet, ApproverSource
-from skills.durations import TimedSubmitter
 from skills.errors import InvalidJustification
 from skills.policies import ClosedLists, Policy, clean_justification, justification_problem
 from skills.ports import (
@@ -335,26 +334,14 @@ class JoinList:
         if problem is not None:
             raise InvalidJustification(problem, self._policy.max_justification_length)
         auto_approved = decision.reason.value if isinstance(decision, AddNow) else ""
-        if membership_days is None:
-            result = await self._approvals.submit(
-                kind=RequestKind.JOIN,
-                requester=requester,
-                group=preview.list.ref,
-                justification=text,
-                auto_approved=auto_approved,
-            )
-        else:
-            # RequestSubmitter (skills.ports) predates time-limited membership; the service
-            # wired in (approvals.ApprovalService) takes the days too.
-            timed = cast(TimedSubmitter, self._approvals)
-            result = await timed.submit(
-                kind=RequestKind.JOIN,
-                requester=requester,
-                group=preview.list.ref,
-                justification=text,
-                auto_approved=auto_approved,
-                membership_days=membership_days,
-            )
+        result = await self._approvals.submit(
+            kind=RequestKind.JOIN,
+            requester=requester,
+            group=preview.list.ref,
+            justification=text,
+            auto_approved=auto_approved,
+            membership_days=membership_days,
+        )
         if not result.created:
             # Another ask (a second tap, another replica) stored its request first.
             return JoinOutcome(AlreadyRequested(result.request), result.request, False, preview)

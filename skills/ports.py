@@ -105,8 +105,10 @@ class RequestSubmitter(Protocol):
         group: ListRef,
         justification: str = "",
         auto_approved: str = "",
+        membership_days: int | None = None,
     ) -> Submitted:
-        """Store a request; a second ask for the same (requester, list, kind) returns the first."""
+        """Store a request; a second ask for the same (requester, list, kind) returns the first.
+        `membership_days`: a JOIN for that long only (time-boxed membership)."""
         ...
 
     async def open_request(

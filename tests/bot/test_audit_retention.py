@@ -19,6 +19,8 @@ import time_machine
 from saq import Queue, Worker
 
 from approvals.audit import AuditAction, AuditEvent, RedisStreamAudit, archive_line
+from approvals.grant_store import RedisGrantStore
+from approvals.grants import Grant, GrantStatus
 from approvals.models import RequestStatus
 from approvals.redis_store import RedisRequestStore
 from bot.admin_command import EXIT_OK, EXIT_USAGE, run_audit, show_request, write_events
@@ -276,6 +278,37 @@ async def test_only_requests_the_store_holds_as_open_count_as_open(redis_url: st
     try:
         still_open = still_open_in(RedisRequestStore(client))
         assert list(await still_open([done, waiting, "unknown", "not an id!"])) == [waiting]
+    finally:
+        await client.aclose()
+
+
+async def test_a_done_join_whose_time_boxed_membership_runs_counts_as_open_until_it_ends(
+    redis_url: str,
+) -> None:
+    """Its prompts, renewals and end are audited under the join's id for weeks after the join
+    is done: its trail stays whole until the membership ends."""
+    done, waiting = await history(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        store, grants = RedisRequestStore(client), RedisGrantStore(client)
+        joined = await store.get(done)
+        assert joined is not None
+        running = Grant(
+            id=done,
+            member=joined.requester,
+            group=joined.group,
+            days=30,
+            started_at=LONG_AGO,
+            ends_at=LONG_AGO + timedelta(days=90),
+        )
+        await grants.create(running)
+        still_open = still_open_in(store, grants)
+        assert sorted(await still_open([done, waiting])) == sorted([done, waiting])
+
+        await grants.replace(
+            running.model_copy(update={"status": GrantStatus.ENDED, "version": 1}), 0
+        )
+        assert list(await still_open([done, waiting])) == [waiting]
     finally:
         await client.aclose()
 

@@ -49,6 +49,7 @@ class FakeApprovals:
         group: ListRef,
         justification: str = "",
         auto_approved: str = "",
+        membership_days: int | None = None,
     ) -> Submitted:
         self.calls.append(SubmitCall(kind, requester, group, justification, auto_approved))
         key = (requester.object_id, group.object_id, kind)

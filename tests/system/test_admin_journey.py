@@ -87,6 +87,9 @@ async def test_an_admin_cancels_a_live_request_and_requester_and_cards_show_it(
     )
     assert "Cancelled by an IT admin" in json.dumps(answer)
     assert (await dlbot.approvals.get(request.id)).status is RequestStatus.CANCELLED
+    # The command's process counted the cancel where every replica's /metrics reads it.
+    shown = await dlbot.edge.metrics.collectors["workflow"]()
+    assert 'dlbot_requests_total{kind="join",event="cancelled"} 1' in shown
     again = await dlbot_cli(playground_settings, tmp_path, "requests", "cancel", request.id)
     assert again[0] == 1 and "already cancelled" in again[2]
 

@@ -8,7 +8,8 @@ Every turn teaches the bot something (ReferenceMiddleware calls `remember`):
                      a 1:1 chat can be opened with the id Teams knows;
 - tenant:{tid}       the tenant's Bot Connector (serviceUrl) and the bot's account in it.
 
-It runs on every turn, so it writes only what changed: a small in-process memory of what was
+It runs on every turn, so it builds a reference's JSON once per distinct sender and chat, and
+writes only what changed: a small in-process memory of what was
 written recently skips Redis entirely for the common case, and a Lua "set if different" makes
 the one pipelined round trip otherwise a no-op. The memory expires, so data Redis lost (a
 failover without persistence) is written again within minutes.
@@ -16,6 +17,7 @@ failover without persistence) is written again within minutes.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -58,10 +60,34 @@ def _text(value: bytes | str) -> str:
 
 
 def _reference_json(reference: ConversationReference) -> str:
-    # No activity id: it changes every message and a proactive message needs none.
-    stable = ConversationReference().deserialize(reference.serialize())
+    # No activity id: it changes every message and a proactive message needs none. A shallow
+    # copy leaves the caller's reference as it was.
+    stable = copy.copy(reference)
     stable.activity_id = None
     return json.dumps(stable.serialize(), sort_keys=True, separators=(",", ":"))
+
+
+def _fields(value: Any) -> Any:
+    # Every attribute, with its class: whatever msrest would serialise is in the key.
+    attributes = getattr(value, "__dict__", None)
+    return [type(value).__qualname__, attributes if attributes is not None else repr(value)]
+
+
+def _reference_inputs(activity: Any) -> str:
+    """Everything TurnContext.get_conversation_reference reads but the activity id, as text:
+    equal text, equal reference (the JSON is a function of these alone)."""
+    return json.dumps(
+        [
+            activity.from_property,
+            activity.recipient,
+            activity.conversation,
+            activity.channel_id,
+            activity.locale,
+            activity.service_url,
+        ],
+        default=_fields,
+        sort_keys=True,
+    )
 
 
 class ConversationReferences:
@@ -79,6 +105,7 @@ class ConversationReferences:
         self._memory: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._memory_size = memory_size
         self._memory_seconds = memory_seconds
+        self._references_made: OrderedDict[str, str] = OrderedDict()
 
     # Learning ---------------------------------------------------------------------------------
 
@@ -104,10 +131,27 @@ class ConversationReferences:
             )
         conversation = activity.conversation
         if conversation is not None and conversation.conversation_type == "personal":
-            reference = _reference_json(TurnContext.get_conversation_reference(activity))
+            reference = self._reference_of(activity)
             records[f"personal:{object_id}"] = reference
             records[f"conversation:{conversation.id}"] = reference
         return await self._write(records)
+
+    def _reference_of(self, activity: Any) -> str:
+        # msrest takes about a millisecond to build the reference's JSON; a person's turns all
+        # give the same one, so it is built once per distinct set of inputs.
+        try:
+            inputs = _reference_inputs(activity)
+        except (TypeError, ValueError):  # something JSON cannot hold: build it every time
+            return _reference_json(TurnContext.get_conversation_reference(activity))
+        reference = self._references_made.get(inputs)
+        if reference is None:
+            reference = _reference_json(TurnContext.get_conversation_reference(activity))
+            self._references_made[inputs] = reference
+            while len(self._references_made) > self._memory_size:
+                self._references_made.popitem(last=False)
+        else:
+            self._references_made.move_to_end(inputs)
+        return reference
 
     async def save(self, object_id: str, reference: ConversationReference) -> None:
         """Record a 1:1 conversation the bot opened itself (ProactiveMessenger does this)."""

@@ -18,20 +18,42 @@ whenever the flattened state differs keeps the behaviour: `pickle` (C, all of an
 attributes) is one, at a twentieth of the cost. State pickle cannot take falls back to the SDK's
 own hash (a fallback on one side only reads as "changed": one extra write, never a lost one).
 
+botbuilder-dialogs' choice recognizer tokenizes every choice again on every answer to a choice
+prompt (`Find.find_values`), character by character in Python: most of the CPU of a "pick" turn
+outside the SDK's I/O. The tokenizer is a pure function of its text and locale, and its callers
+only read the tokens it returns, so a bounded memo of its answers (a fresh list each time, of
+tokens nobody changes) gives every caller the same tokens.
+
 `apply()` runs once, when the adapter is created (bot/adapter.py); it is idempotent.
 """
 
 from __future__ import annotations
 
+import functools
 import pickle
 from typing import Any
 
 from botbuilder.core.bot_state import CachedBotState
+from botbuilder.dialogs.choices import Token, Tokenizer
 from msrest.universal_http.requests import ClientRetryPolicy
 
 # The SDK as shipped, kept for the tests that compare against it.
 STOCK_SAFE_CODES: list[int] | frozenset[int] = ClientRetryPolicy.safe_codes
 STOCK_COMPUTE_HASH = CachedBotState.compute_hash
+STOCK_TOKENIZER = Tokenizer.default_tokenizer
+
+# Distinct texts remembered: choice labels and answers; each entry is a few small tokens.
+TOKENIZER_MEMO_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=TOKENIZER_MEMO_SIZE)
+def _tokens(text: str, locale: str | None) -> tuple[Token, ...]:
+    return tuple(STOCK_TOKENIZER(text, locale))
+
+
+def remembered_tokenizer(text: str, locale: str | None = None) -> list[Token]:
+    """The SDK's default tokenizer, each distinct (text, locale) tokenized once."""
+    return list(_tokens(text, locale))
 
 
 def state_fingerprint(self: Any, obj: object) -> Any:
@@ -54,13 +76,20 @@ def fix_state_hash() -> None:
     CachedBotState.compute_hash = state_fingerprint
 
 
+def fix_choice_tokenizer() -> None:
+    """The choice recognizer's tokenizer, remembering what it tokenized."""
+    Tokenizer.default_tokenizer = staticmethod(remembered_tokenizer)
+
+
 def apply() -> None:
     fix_retry_policy()
     fix_state_hash()
+    fix_choice_tokenizer()
 
 
 def applied() -> bool:
     return (
         isinstance(ClientRetryPolicy.safe_codes, frozenset)
         and CachedBotState.compute_hash is state_fingerprint
+        and Tokenizer.default_tokenizer is remembered_tokenizer
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,9 +10,9 @@ import pytest
 import redis.asyncio as redis
 from botbuilder.core import ActivityHandler, TurnContext
 from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ConversationReference
 
-from bot.references import ConversationReferences, ReferenceMiddleware
+from bot.references import ConversationReferences, ReferenceMiddleware, _reference_json
 from tests.playground.doubles import ALEX_OBJECT_ID, TENANT_ID, teams_activity
 
 SERVICE_URL = "https://smba.trafficmanager.net/emea/"
@@ -155,3 +156,61 @@ async def test_a_failure_to_remember_never_fails_the_turn() -> None:
         assert bot.turns == 1
     finally:
         await unreachable.aclose()
+
+
+def _variants() -> list[Activity]:
+    """Turns of one chat that differ in one thing each that a reference holds."""
+    base = activity()
+    renamed = activity()
+    renamed.from_property.name = "Alex W."
+    other_bot = activity()
+    other_bot.recipient.name = "dlbot (test)"
+    locale = activity()
+    locale.locale = "de-DE"
+    moved = activity()
+    moved.service_url = "https://smba.trafficmanager.net/amer/"
+    other_tenant = activity()
+    other_tenant.conversation.tenant_id = "another-tenant"
+    role = activity()
+    role.from_property.role = "user"
+    properties = activity()
+    properties.from_property.properties = {"x": [1, 2]}
+    body = teams_activity(SERVICE_URL)
+    body["from"]["userPrincipalName"] = "alexw@contoso.com"  # a field the schema doesn't name
+    body["conversation"]["isGroup"] = False
+    extra = Activity().deserialize(body)
+    return [base, renamed, other_bot, locale, moved, other_tenant, role, properties, extra, base]
+
+
+def _through_msrest_twice(activity: Activity) -> str:
+    """The reference's JSON as it was first built: serialised, read back, serialised again."""
+    reference = TurnContext.get_conversation_reference(activity)
+    stable = ConversationReference().deserialize(reference.serialize())
+    stable.activity_id = None
+    return json.dumps(stable.serialize(), sort_keys=True, separators=(",", ":"))
+
+
+async def test_each_turn_stores_the_reference_msrest_builds_for_it_whatever_changed(
+    references: ConversationReferences, client: redis.Redis
+) -> None:
+    for turn in _variants():
+        await references.remember(turn)
+        stored = await client.get(f"dlbot:ref:personal:{ALEX_OBJECT_ID}")
+        assert stored is not None and stored.decode() == _through_msrest_twice(turn)
+
+
+def test_building_a_reference_leaves_the_callers_reference_alone() -> None:
+    reference = TurnContext.get_conversation_reference(activity())
+    assert reference.activity_id
+    _reference_json(reference)
+    assert reference.activity_id
+
+
+async def test_a_turn_whose_sender_json_cannot_hold_still_stores_its_reference(
+    references: ConversationReferences,
+) -> None:
+    odd = activity()
+    odd.from_property.properties = {1: "a", "b": 2}  # mixed keys: no text key for the memo
+    await references.remember(odd)
+    reference = await references.get(ALEX_OBJECT_ID)
+    assert reference is not None and reference.user.properties == {"1": "a", "b": 2}

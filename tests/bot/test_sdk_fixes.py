@@ -10,6 +10,7 @@ import pytest
 from botbuilder.core import ConversationState, MemoryStorage, TurnContext
 from botbuilder.core.adapters import TestAdapter
 from botbuilder.core.bot_state import CachedBotState
+from botbuilder.dialogs.choices import Choice, ChoiceRecognizers, Tokenizer
 from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -172,3 +173,44 @@ async def test_conversation_state_writes_exactly_when_the_sdk_would(
     fixed = await _writes_per_turn(turns)
     assert fixed == stock
     assert stock == [1, 0, 1, 0, 1, 1, 0]
+
+
+# The choice tokenizer -----------------------------------------------------------------------
+
+
+def _spelled(tokens: list[Any]) -> list[tuple[int, int, str, str]]:
+    return [(t.start, t.end, t.text, t.normalized) for t in tokens]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.sampled_from([None, "en-us", "de-de"]))
+def test_the_remembered_tokenizer_gives_the_sdks_tokens_first_and_every_time(
+    text: str, locale: str | None
+) -> None:
+    stock = _spelled(sdk_fixes.STOCK_TOKENIZER(text, locale))
+    assert _spelled(sdk_fixes.remembered_tokenizer(text, locale)) == stock
+    assert _spelled(sdk_fixes.remembered_tokenizer(text, locale)) == stock
+
+
+def test_each_caller_gets_a_list_of_its_own() -> None:
+    first = sdk_fixes.remembered_tokenizer("Finance EMEA (finance-emea@contoso.com)")
+    first.clear()
+    assert len(sdk_fixes.remembered_tokenizer("Finance EMEA (finance-emea@contoso.com)")) > 3
+
+
+def test_a_choice_prompt_recognizes_answers_as_with_the_sdks_tokenizer() -> None:
+    labels = ["Finance EMEA (finance-emea@contoso.com)", "Finance US", "None of these"]
+    choices = [Choice(label) for label in labels]
+    answers = ["none of these", "2", "finance emea", "the us one", "Finance US", "emea", "blorp"]
+
+    def found(answer: str) -> list[tuple[int, float, str]]:
+        results = ChoiceRecognizers.recognize_choices(answer, choices)
+        return [(r.resolution.index, r.resolution.score, r.text) for r in results]
+
+    Tokenizer.default_tokenizer = staticmethod(sdk_fixes.STOCK_TOKENIZER)
+    try:
+        stock = [found(answer) for answer in answers]
+    finally:
+        sdk_fixes.fix_choice_tokenizer()
+    assert [found(answer) for answer in answers] == stock
+    assert stock[0] and stock[4] and not stock[-1]

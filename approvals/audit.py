@@ -85,6 +85,13 @@ class AuditAction(StrEnum):
     # The time ran out and the member was removed (result "removed"/"not_a_member"), or they
     # left first ("left"), or Exchange refused ("failed": e.g. synced from on-premises).
     MEMBERSHIP_ENDED = "membership_ended"
+    # Owner access reviews (request_id: the review, kind "review"; approvals.review_service)
+    REVIEW_STARTED = "review_started"  # detail: how many members, who was asked
+    REVIEW_SKIPPED = "review_skipped"  # no review (result: "dir_synced" / "no_members")
+    REVIEW_DECIDED = "review_decided"  # an owner's choices (detail: how many keep / remove)
+    REVIEW_COMPLETED = "review_completed"  # result: kept N, removed M; detail: who is removed
+    REVIEW_REMINDED = "review_reminded"
+    REVIEW_ESCALATED = "review_escalated"  # the fallback approvers asked (result "skipped": none)
     # Retention removed old events (request_id "", result: how many; detail: older than when,
     # archived where, and by whom).
     PRUNED = "pruned"

@@ -18,6 +18,13 @@ keys that must change together share a hash tag (the part in braces):
     dlbot:user:{<member>}:grant:<list>          the id of the member's latest grant on a list
     dlbot:user:{<member>}:grants                sorted set of the member's grant ids by start
     dlbot:{grants}:active                       sorted set of active grant ids by ends_at
+    dlbot:review:{<id>}                         one owner access review: hash {version, json}
+    dlbot:list:{<list>}:review                  the id of the list's latest review
+    dlbot:list:{<list>}:added                   hash: member id -> the member the bot added
+    dlbot:{reviews}:due                         sorted set of list ids by next review time
+    dlbot:{reviews}:lists                       hash: list id -> the list (for that set)
+    dlbot:{reviews}:active                      sorted set of unfinished review ids by start
+                                                (open, or removals not yet asked for)
 
 A request and its requester's keys live in different slots, so they are never changed in one
 atomic step; the store orders its writes so that any crash in between is repaired later.
@@ -49,6 +56,9 @@ OPEN_REQUESTS = f"{PREFIX}:{{open}}:requests"
 OPEN_VERSIONS = f"{PREFIX}:{{open}}:versions"
 ALL_REQUESTS = f"{PREFIX}:{{all}}:requests"
 ACTIVE_GRANTS = f"{PREFIX}:{{grants}}:active"
+REVIEWS_DUE = f"{PREFIX}:{{reviews}}:due"
+REVIEW_LISTS = f"{PREFIX}:{{reviews}}:lists"
+ACTIVE_REVIEWS = f"{PREFIX}:{{reviews}}:active"
 
 # What new_request_id() makes (token_urlsafe), with room for ids made another way later.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -96,3 +106,17 @@ def grant_of(member_id: str, list_id: str) -> str:
 
 def grants_of(member_id: str) -> str:
     return f"{PREFIX}:user:{_tag(member_id)}:grants"
+
+
+def review(review_id: str) -> str:
+    if not is_request_id(review_id):  # ids arrive from card data
+        raise ValueError(f"not a review id: {review_id!r}")
+    return f"{PREFIX}:review:{_tag(review_id)}"
+
+
+def list_review(list_id: str) -> str:
+    return f"{PREFIX}:list:{_tag(list_id)}:review"
+
+
+def added_members(list_id: str) -> str:
+    return f"{PREFIX}:list:{_tag(list_id)}:added"

@@ -148,6 +148,12 @@ class JobName(StrEnum):
     # request: "<grant id>.<term>.<days before>" and "<grant id>.<term>".
     GRANT_PROMPT = "grant_prompt"  # ask the member whether to renew, days before the end
     GRANT_END = "grant_end"  # the time is up: remove the member
+    # Owner access reviews (approvals.review_service), keyed per review.
+    REVIEW_CARDS = "review_cards"  # post the review card to each reviewer
+    REVIEW_UPDATE = "review_update"  # redraw every posted review card
+    REVIEW_REMIND = "review_remind"  # unanswered: a fresh card to each reviewer
+    REVIEW_ESCALATE = "review_escalate"  # unanswered still: the fallback approvers asked
+    REVIEW_REMOVE = "review_remove"  # completed: a LEAVE approved at once per removed member
 
 
 class JobQueue(Protocol):

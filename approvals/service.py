@@ -117,9 +117,10 @@ class ApprovalService:
         self._creation_approvers = creation_approvers
         self._new_lists = new_lists
         # Time-boxed membership: the admin's maximum per list, and what records and ends grants
-        # (attach_membership; None: JOINs are simply carried out).
+        # (attach_membership; none: JOINs are simply carried out). Access reviews attach too,
+        # to know whom the bot added to each list.
         self._membership_rules = membership_rules or MembershipRules()
-        self._membership: MembershipHooks | None = None
+        self._membership: list[MembershipHooks] = []
         # The reminder, escalation and expiry of pending requests (off unless timings say).
         self.lifecycle = Lifecycle(
             timings=timings,
@@ -136,8 +137,9 @@ class ApprovalService:
 
     def attach_membership(self, hooks: MembershipHooks) -> None:
         """Who hears of every membership change made or refused (approvals.grant_service),
-        attached after construction because it submits requests through this service."""
-        self._membership = hooks
+        attached after construction because it submits requests through this service; each
+        attached one hears of each change (approvals.review_service attaches too)."""
+        self._membership.append(hooks)
 
     # Asking -------------------------------------------------------------------------------
 
@@ -498,18 +500,19 @@ class ApprovalService:
         await self._tell(completed.requester, NoticeKind.COMPLETED, completed)
 
     async def _membership_changed(self, request: ApprovalRequest, *, failed: bool) -> None:
-        if self._membership is None or request.kind is RequestKind.CREATE:
+        if request.kind is RequestKind.CREATE:
             return
-        try:
-            if failed:
-                await self._membership.failed(request)
-            else:
-                await self._membership.completed(request)
-        except Exception as exc:
-            # The change itself stands and this job will not run again for it: the admins
-            # must hear that its time-box (or its end) was not recorded.
-            log.exception("recording the membership of request %s failed", request.id)
-            await self._alert(request, f"the time-boxed membership was not recorded: {exc!r}")
+        for hooks in self._membership:
+            try:
+                if failed:
+                    await hooks.failed(request)
+                else:
+                    await hooks.completed(request)
+            except Exception as exc:
+                # The change itself stands and this job will not run again for it: the admins
+                # must hear that its time-box (or its end, or its review record) was not kept.
+                log.exception("recording the membership of request %s failed", request.id)
+                await self._alert(request, f"the time-boxed membership was not recorded: {exc!r}")
 
     async def _changed_after_cancel(self, request: ApprovalRequest, result: WriteResult) -> None:
         """An admin cancelled the request while its change was running in Exchange: the change

@@ -1,7 +1,7 @@
 """bench/RESULTS.md from the figures bench/turns.py wrote (and the directory search bench's
 output, when there is one).
 
-    python bench/report.py figures.json [--directory-search output.txt] [--seconds N] > RESULTS.md
+    python bench/report.py figures.json [--section TITLE output.txt ...] [--seconds N] > RESULTS.md
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _ratio(figures: dict[str, Any], key: str) -> str:
     )
 
 
-def render(figures: dict[str, Any], directory_search: str | None, seconds: float | None) -> str:
+def render(figures: dict[str, Any], sections: list[tuple[str, str]], seconds: float | None) -> str:
     facts = figures["facts"]
     out: list[str] = []
     add = out.append
@@ -172,12 +172,12 @@ def render(figures: dict[str, Any], directory_search: str | None, seconds: float
                 "each of its tasks waits (bench/README.md); that is how the renewal that never "
                 "ended (redis/redis-py#2028, fixed in `bot/turn_lock.py`) was found."
             )
-    if directory_search:
+    for title, text in sections:
         add("")
-        add("## Directory search (`bench/directory_search.py`)")
+        add(f"## {title}")
         add("")
         add("```")
-        add(directory_search.rstrip())
+        add(text.rstrip())
         add("```")
     add("")
     return "\n".join(out)
@@ -186,16 +186,21 @@ def render(figures: dict[str, Any], directory_search: str | None, seconds: float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("figures", type=Path)
-    parser.add_argument("--directory-search", type=Path)
+    parser.add_argument(
+        "--section",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("TITLE", "FILE"),
+        help="another bench's output, shown as it printed it under ## TITLE (missing: left out)",
+    )
     parser.add_argument("--seconds", type=float)
     args = parser.parse_args()
     figures = json.loads(args.figures.read_text())
-    search = (
-        args.directory_search.read_text()
-        if args.directory_search and args.directory_search.exists()
-        else None
-    )
-    print(render(figures, search, args.seconds))
+    sections = [
+        (title, Path(file).read_text()) for title, file in args.section if Path(file).exists()
+    ]
+    print(render(figures, sections, args.seconds))
 
 
 if __name__ == "__main__":

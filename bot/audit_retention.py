@@ -42,6 +42,8 @@ from approvals.grant_store import GrantStore, RedisGrantStore
 from approvals.grants import GrantStatus
 from approvals.models import OPEN_STATUSES
 from approvals.redis_store import RedisRequestStore
+from approvals.review_store import RedisReviewStore, ReviewStore
+from approvals.reviews import ReviewStatus
 from approvals.store import RequestStore
 from bot.settings import Settings
 
@@ -64,12 +66,14 @@ ADMIN_PRUNE_ACTOR = "admin (dlbot audit prune)"
 _LOOKUPS = 100
 
 
-def still_open_in(store: RequestStore, grants: GrantStore | None = None) -> StillOpen:
-    """Which of the given request ids the store holds as open (pending or approved), or, with
-    `grants`, made a time-boxed membership that has not ended: its events (prompts, renewals,
-    the end) keep coming under the join's id, and the trail must stay whole until it ends. An
-    id the store does not know, or that cannot be a request id, is not open: nothing would
-    keep it."""
+def still_open_in(
+    store: RequestStore, grants: GrantStore | None = None, reviews: ReviewStore | None = None
+) -> StillOpen:
+    """Which of the given ids are still open: a request the store holds as pending or approved;
+    with `grants`, a join that made a time-boxed membership not ended yet (its prompts,
+    renewals and end keep coming under the join's id); with `reviews`, an access review not
+    completed. Their trails must stay whole until they end. An id none of them knows, or that
+    cannot be a request id, is not open: nothing would keep it."""
 
     async def still_open(request_ids: Collection[str]) -> Collection[str]:
         ids = [i for i in request_ids if keys.is_request_id(i)]
@@ -84,6 +88,10 @@ def still_open_in(store: RequestStore, grants: GrantStore | None = None) -> Stil
                 found += [
                     g.id for g in running if g is not None and g.status is not GrantStatus.ENDED
                 ]
+            if reviews is not None:
+                rest = [i for i in chunk if i not in found]
+                pending = await asyncio.gather(*(reviews.get(i) for i in rest))
+                found += [r.id for r in pending if r is not None and r.status is ReviewStatus.OPEN]
         return found
 
     return still_open
@@ -109,13 +117,14 @@ async def prune_by_retention(
     days: int,
     archive_dir: Path | None,
     grants: GrantStore | None = None,
+    reviews: ReviewStore | None = None,
 ) -> PruneResult:
     """The daily prune: entries older than `days` days, archived to `archive_dir` if set."""
     now = datetime.now(UTC)
     before = retention_cut_off(now, days)
     return await audit.prune(
         before,
-        still_open=still_open_in(store, grants),
+        still_open=still_open_in(store, grants, reviews),
         archive=archive_file(archive_dir, before, now) if archive_dir is not None else None,
         by=f"daily retention, DLBOT_AUDIT_RETENTION_DAYS={days}",
     )
@@ -131,11 +140,17 @@ def retention_jobs(settings: Settings, redis_client: redis.Redis) -> list[CronJo
     audit = RedisStreamAudit(redis_client)
     store = RedisRequestStore(redis_client)
     grants = RedisGrantStore(redis_client)
+    reviews = RedisReviewStore(redis_client)
 
     async def run(ctx: dict[str, Any]) -> int:
         try:
             result = await prune_by_retention(
-                audit, store, days=days, archive_dir=settings.audit_archive_dir, grants=grants
+                audit,
+                store,
+                days=days,
+                archive_dir=settings.audit_archive_dir,
+                grants=grants,
+                reviews=reviews,
             )
         except (AuditError, OSError) as exc:
             # Loud, and nothing more was removed; the next day's run tries again.
@@ -223,6 +238,7 @@ def run_prune(settings: Settings, args: argparse.Namespace) -> int:
                 dry_run=dry_run,
                 out=sys.stdout,
                 grants=RedisGrantStore(client),
+                reviews=RedisReviewStore(client),
             )
         except (RedisError, ConnectionError) as exc:
             return _fail(f"dlbot: cannot reach Redis (DLBOT_REDIS_URL): {exc}", EXIT_FAILED)
@@ -241,13 +257,14 @@ async def prune_audit(
     dry_run: bool,
     out: TextIO,
     grants: GrantStore | None = None,
+    reviews: ReviewStore | None = None,
 ) -> int:
     """The command on the workflow's own types (tests drive this directly): prune, and say
     what happened in a line per prune (an interrupted one finished first gets its own)."""
     try:
         result = await audit.prune(
             before,
-            still_open=still_open_in(store, grants),
+            still_open=still_open_in(store, grants, reviews),
             archive=archive,
             dry_run=dry_run,
             actor_id=ADMIN_PRUNE_ACTOR,

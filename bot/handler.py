@@ -15,11 +15,14 @@ from botbuilder.schema import Activity, ChannelAccount, InvokeResponse
 
 from approvals.errors import AlreadyDecided, NotAnApprover, RequestNotFound, SelfApproval
 from approvals.models import ApprovalRequest, Person, RequestStatus
+from approvals.review_service import ReviewService
+from approvals.reviews import Choice, NotAReviewer, ReviewClosed
 from approvals.service import ApprovalService
 from bot import texts
 from bot.cards.actions import BadCardAction, CardAction, Verb, parse_card_action
 from bot.cards.approval import approval_card, message_card
 from bot.cards.my_requests import my_requests_card
+from bot.cards.review import review_card, review_choices
 from bot.dialogs.create_dialog import CreateDialog
 from bot.dialogs.intent import Intent, IntentKind, understand
 from bot.dialogs.join_dialog import JoinDialog
@@ -56,8 +59,11 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
         create_dialog: CreateDialog | None = None,
         renewals: RenewMembership | None = None,
         grants: GrantHistory | None = None,
+        reviews: ReviewService | None = None,
     ) -> None:
         super().__init__()
+        # Owner access reviews: their cards' clicks (answered only when wired in).
+        self._reviews = reviews
         # Time-limited memberships: the Renew button (answered only when wired in).
         self._renewals = renewals
         self._conversation_state = conversation_state
@@ -216,6 +222,9 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
             return await self._withdraw(action.request_id, object_id)
         if action.verb is Verb.RENEW:
             return await self._renew(action.request_id, object_id)
+        if action.verb in _REVIEW_VERBS:
+            data = turn_context.activity.value["action"].get("data")
+            return await self._review(action, object_id, review_choices(data))
         try:
             card = await self._act(action, object_id, turn_context.activity)
         except RequestNotFound:
@@ -275,6 +284,34 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
         outcome = await self._renewals.renew(actor, grant_id, texts.renewal_justification)
         return card_invoke_response(message_card(texts.renew_text(outcome)))
 
+    async def _review(
+        self, action: CardAction, object_id: str, choices: dict[int, Choice]
+    ) -> InvokeResponse:
+        """A click on an access review card: the choices on the page are recorded (the service
+        checks the clicker against the list's current owners), and the card answers with the
+        page asked for, or the outcome."""
+        if self._reviews is None:
+            return error_invoke_response(404, texts.REVIEW_UNKNOWN)
+        actor = await self._people.person(object_id)
+        if actor is None:
+            return card_invoke_response(message_card(texts.UNKNOWN_PERSON))
+        try:
+            review = await self._reviews.decide(
+                action.request_id,
+                actor,
+                choices,
+                finish=action.verb is Verb.REVIEW_FINISH,
+                keep_all=action.verb is Verb.REVIEW_KEEP_ALL,
+            )
+        except RequestNotFound:
+            return card_invoke_response(message_card(texts.REVIEW_UNKNOWN))
+        except NotAReviewer:
+            log.warning("refused review %s by %s: not an owner now", action.request_id, object_id)
+            return error_invoke_response(403, texts.REVIEW_NOT_A_REVIEWER)
+        except ReviewClosed as closed:
+            review = closed.review  # finished by someone else meanwhile: show the outcome
+        return card_invoke_response(review_card(review, page=action.page))
+
     def _card_for(
         self, request: ApprovalRequest, object_id: str, activity: Activity
     ) -> dict[str, Any]:
@@ -287,6 +324,7 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
         return approval_card(request, actionable=actionable, refresh_user_ids=refresh)
 
 
+_REVIEW_VERBS = frozenset({Verb.REVIEW_PAGE, Verb.REVIEW_FINISH, Verb.REVIEW_KEEP_ALL})
 _DAY_TWO = frozenset({IntentKind.LEAVE, IntentKind.MY_REQUESTS, IntentKind.CANCEL_REQUEST})
 
 

@@ -62,6 +62,13 @@ RETRY_PLANS: dict[JobName, RetryPlan] = {
     # LEAVE request, whose own EXECUTE job carries the removal with the retries above.
     JobName.GRANT_PROMPT: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
     JobName.GRANT_END: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    # Owner access reviews: cards like the delivery; the removal job stores LEAVE requests,
+    # whose own EXECUTE jobs carry the removals (a 5,000-member review may take a while).
+    JobName.REVIEW_CARDS: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    JobName.REVIEW_UPDATE: RetryPlan(retries=5, retry_delay=2.0, max_delay=60.0, timeout=120),
+    JobName.REVIEW_REMIND: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    JobName.REVIEW_ESCALATE: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    JobName.REVIEW_REMOVE: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=600),
 }
 
 
@@ -225,3 +232,27 @@ def _named_job(name: str, body: Callable[[], Awaitable[int]]) -> Any:
 
     run.__name__ = run.__qualname__ = name  # saq keys cron jobs by name
     return run
+
+
+# Owner access reviews (approvals.review_service): once a day, off the hour, the lists whose
+# review is due are started, each claimed by one worker; keyed by name like the syncs.
+REVIEWS_FUNCTION = "start_reviews"
+REVIEWS_CRON = "45 6 * * *"
+# Starting a review reads the list's owners and facts from Exchange: many lists fall due on one
+# day only after a bulk import, and what is not done in time is due again tomorrow.
+REVIEWS_TIMEOUT_SECONDS = 1800
+
+
+def review_jobs(*, every_days: int, start_due: Callable[[], Awaitable[int]]) -> list[CronJob[Any]]:
+    """The daily cron job that starts due access reviews; none when reviews are off."""
+    if every_days <= 0:
+        return []
+    # One attempt: a failed run leaves the lists due, for tomorrow's.
+    return [
+        CronJob(
+            _named_job(REVIEWS_FUNCTION, start_due),
+            cron=REVIEWS_CRON,
+            timeout=REVIEWS_TIMEOUT_SECONDS,
+            retries=1,
+        )
+    ]

@@ -25,6 +25,9 @@ from approvals.grant_store import RedisGrantStore
 from approvals.models import Approver
 from approvals.ports import JobName
 from approvals.redis_store import RedisRequestStore
+from approvals.review_exchange import ExchangeReviewFacts
+from approvals.review_service import ReviewService
+from approvals.review_store import RedisReviewStore
 from approvals.service import ApprovalService
 from bot.app import EdgeServices, build_services
 from bot.audit_retention import retention_jobs
@@ -34,9 +37,18 @@ from bot.dialogs.leave_dialog import LeaveDialog, LeaveDialogServices
 from bot.grant_notifier import TeamsGrantNotifier
 from bot.handler import DlBot
 from bot.health import passing_for
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions, sweep_job, sync_jobs
+from bot.jobs import (
+    QUEUE_NAME,
+    JobBody,
+    SaqJobQueue,
+    job_functions,
+    review_jobs,
+    sweep_job,
+    sync_jobs,
+)
 from bot.metrics import RecordingAudit, WorkflowMetrics
 from bot.notifier import TeamsNotifier
+from bot.review_notifier import TeamsReviewNotifier
 from bot.settings import Settings
 from exchange.client import ExchangeClient
 from exchange.errors import ExchangeError
@@ -77,6 +89,7 @@ class Dlbot:
     join: JoinList
     bot: DlBot
     grants: GrantService  # time-limited memberships: their prompts and ends
+    reviews: ReviewService  # owner access reviews: their cards, timers and removals
 
     def job_bodies(self) -> dict[JobName, JobBody]:
         return {
@@ -88,12 +101,21 @@ class Dlbot:
             JobName.EXPIRE: self.approvals.lifecycle.expire,
             JobName.GRANT_PROMPT: self.grants.prompt,
             JobName.GRANT_END: self.grants.end,
+            JobName.REVIEW_CARDS: self.reviews.deliver_cards,
+            JobName.REVIEW_UPDATE: self.reviews.update_cards,
+            JobName.REVIEW_REMIND: self.reviews.remind,
+            JobName.REVIEW_ESCALATE: self.reviews.escalate,
+            JobName.REVIEW_REMOVE: self.reviews.remove,
         }
 
     async def sweep(self) -> int:
         """The per-minute sweep: requests' lost jobs, then time-limited memberships past their
         end whose end job was lost."""
-        return await self.approvals.resume_stalled() + await self.grants.resume_overdue()
+        return (
+            await self.approvals.resume_stalled()
+            + await self.grants.resume_overdue()
+            + await self.reviews.resume_stalled()
+        )
 
     async def correlation_of(self, request_id: str) -> str:
         """The correlation id a request was asked under, for its jobs' log lines. A grant's
@@ -129,6 +151,11 @@ class Dlbot:
                 ),
                 # Audit retention, daily when DLBOT_AUDIT_RETENTION_DAYS is set (none otherwise).
                 *retention_jobs(self.settings, self.edge.redis),
+                # Access reviews, daily unless DLBOT_REVIEW_EVERY_DAYS is 0.
+                *review_jobs(
+                    every_days=self.settings.review_every_days,
+                    start_due=self.reviews.start_due,
+                ),
             ],
             concurrency=concurrency,
         )
@@ -239,6 +266,18 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             audit=RecordingAudit(RedisStreamAudit(edge.redis), workflow),
             rules=settings.membership_rules(),
         )
+        # Owner access reviews (README "Access reviews"): attach themselves to the approvals
+        # too, to learn whom the bot adds to each list.
+        reviews = ReviewService(
+            store=RedisReviewStore(edge.redis),
+            approvals=approvals,
+            approvers=owners,
+            jobs=SaqJobQueue(queue),
+            notifier=TeamsReviewNotifier(edge.messenger),
+            audit=RecordingAudit(RedisStreamAudit(edge.redis), workflow),
+            facts=ExchangeReviewFacts(exchange),
+            policy=settings.review_policy(),
+        )
         directory = ExchangeListDirectory(exchange)
         people_snapshots = PersonSnapshotStore(edge.redis)
         people = CachedPersonDirectory(people_snapshots, directory)
@@ -260,6 +299,7 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             ),
             renewals=RenewMembership(directory, owners, grants),
             grants=grants,
+            reviews=reviews,
         )
         dlbot = Dlbot(
             settings=settings,
@@ -275,6 +315,7 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             join=join,
             bot=bot,
             grants=grants,
+            reviews=reviews,
         )
 
         async def exchange_answers() -> None:

@@ -6,6 +6,7 @@ This is the only place that reads the environment; everything else is handed wha
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from approvals.grants import MembershipRules
 from approvals.lifecycle import Timings
+from approvals.review_service import ReviewPolicy
 from exchange.config import ExchangeConfig
 from exchange.errors import ExchangeConfigError
 from skills.policies import (
@@ -192,6 +194,37 @@ class Settings(BaseSettings):
 
     def membership_rules(self) -> MembershipRules:
         return MembershipRules.parse(self.membership_max_days)
+
+    # Owner access reviews (approvals/review_service.py, README "Access reviews")
+    review_every_days: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description="Days between access reviews of a list the bot added people to; 0: off.",
+    )
+    review_all_members: bool = Field(
+        default=False,
+        description="Review every direct member, not only the members the bot added.",
+    )
+    review_remind_days: float = Field(
+        default=3, ge=0, description="Days until an unanswered review is reminded; 0: never."
+    )
+    review_escalate_days: float = Field(
+        default=7,
+        ge=0,
+        description="Days until an unanswered review goes to the fallback approvers; 0: never.",
+    )
+
+    def review_policy(self) -> ReviewPolicy:
+        def after(days: float) -> timedelta | None:
+            return timedelta(days=days) if days > 0 else None
+
+        return ReviewPolicy(
+            every_days=self.review_every_days,
+            all_members=self.review_all_members,
+            remind_after=after(self.review_remind_days),
+            escalate_after=after(self.review_escalate_days),
+        )
 
     # Audit retention (approvals/audit.py, bot/audit_retention.py): off unless asked for
     audit_retention_days: int = Field(

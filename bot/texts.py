@@ -19,6 +19,7 @@ from approvals.models import (
     RequestStatus,
 )
 from approvals.ports import NoticeKind
+from approvals.reviews import Review
 from skills.create_dl import CreateOutcome, Problem, ValidationProblem
 from skills.errors import InvalidJustification
 from skills.join_dl import (
@@ -964,9 +965,7 @@ DURATION_TOO_LONG = (
 )
 RENEW_NOT_YOURS = "That membership isn't yours, or it no longer exists."
 RENEW_NOT_FOUND = "I can't find that list any more, so there is nothing to renew."
-RENEW_DIR_SYNCED = (
-    "That list is now managed on-premises, so I can't renew it: ask your IT admins."
-)
+RENEW_DIR_SYNCED = "That list is now managed on-premises, so I can't renew it: ask your IT admins."
 
 
 def _told_by_grant(kind: NoticeKind, request: ApprovalRequest) -> bool:
@@ -1055,10 +1054,7 @@ def renew_outcome(result: RenewResult) -> str:
     if result.request is None:
         return f"Renewed: you're on {name} until {day(result.grant.ends_at)}."
     if result.asked_before:
-        return (
-            f"You already asked to renew {name}: waiting for "
-            f"{names(result.request.approvers)}."
-        )
+        return f"You already asked to renew {name}: waiting for {names(result.request.approvers)}."
     return (
         f"I've asked {names(result.request.approvers)} to renew your membership of {name}. "
         f"Until they decide, it still ends {day(result.grant.ends_at)}."
@@ -1110,3 +1106,57 @@ def grant_line(grant: Grant) -> tuple[str, str]:
         case GrantStatus.END_FAILED:
             return grant.group.display_name, "Ended; your IT admins will remove you."
     return grant.group.display_name, f"Ended on {day(grant.ended_at or grant.ends_at)}."
+
+
+# Owner access reviews (bot/cards/review.py) ------------------------------------------------
+
+REVIEW_KEEP = "Keep"
+REVIEW_REMOVE = "Remove"
+REVIEW_PREVIOUS = "Previous"
+REVIEW_NEXT = "Next"
+REVIEW_KEEP_ALL = "Keep all"
+REVIEW_FINISH = "Finish review"
+REVIEW_NOT_A_REVIEWER = (
+    "Only the list's current owners (or, once a review is overdue, the fallback approvers) "
+    "can review its members."
+)
+REVIEW_UNKNOWN = "I can't find that review any more."
+
+
+def review_heading(review: Review) -> str:
+    return f"Access review: {review.group.display_name}"
+
+
+def review_intro(review: Review, *, reminder: bool) -> str:
+    who = (
+        "every member of the list"
+        if review.all_members
+        else f"the people I added to {review.group.address}"
+    )
+    nudge = "Reminder: this review is still waiting for you. " if reminder else ""
+    return (
+        f"{nudge}Please check {who} ({len(review.members)}). Choose **Keep** or **Remove** "
+        "for each, then **Finish review**: anyone you don't choose for stays. **Keep all** "
+        "keeps everyone."
+    )
+
+
+def review_page(page: int, pages: int) -> str:
+    return f"Page {page + 1} of {pages}"
+
+
+def review_member_label(member: Person) -> str:
+    return f"{member.display_name} ({member.address})" if member.address else member.display_name
+
+
+def review_outcome(review: Review) -> str:
+    by = review.completed_by.display_name if review.completed_by else "the owners"
+    removed = len(review.to_remove())
+    when = day(review.completed_at) if review.completed_at else ""
+    if not removed:
+        return f"Review finished by {by} on {when}: everyone stays."
+    people = "person" if removed == 1 else "people"
+    return (
+        f"Review finished by {by} on {when}: {review.kept()} stay, {removed} {people} "
+        "being removed."
+    )

@@ -18,6 +18,11 @@ class Verb(StrEnum):
     REFRESH = "refresh"  # Universal Actions refresh: redraw the card for whoever is looking
     WITHDRAW = "withdraw"  # the requester cancels their own pending request (my requests card)
     RENEW = "renew"  # a member renews a time-limited membership; requestId names the grant
+    # Owner access reviews (bot/cards/review.py): requestId names the review, `page` the page
+    # to show next; the Keep / Remove choices ride along as inputs.
+    REVIEW_PAGE = "review_page"
+    REVIEW_FINISH = "review_finish"
+    REVIEW_KEEP_ALL = "review_keep_all"
 
 
 # The approval card's duration choice that keeps the time asked for (Adaptive Cards allow no
@@ -33,6 +38,8 @@ class CardAction(BaseModel):
     reason: str = Field(default="", max_length=500)
     # An approver's time limit for a JOIN (the card's choice set), in days; None: as asked.
     days: int | None = Field(default=None, ge=1, le=3650)
+    # A review card's page to show (review verbs only).
+    page: int = Field(default=0, ge=0, le=100_000)
 
 
 class BadCardAction(ValueError):
@@ -62,6 +69,7 @@ def parse_card_action(value: Any) -> CardAction:
             request_id=data.get("requestId"),
             reason=reason.strip() if isinstance(reason, str) else "",
             days=days,
+            page=data.get("page", 0),
         )
     except ValidationError as exc:
         fields = ", ".join(str(error["loc"][0]) for error in exc.errors())

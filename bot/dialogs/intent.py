@@ -172,9 +172,7 @@ def _list_named(rest: str | None, text: str) -> str:
     return _strip_words(rest, _POLITE, at_start_only=False)
 
 
-_LIST_NOUN = (
-    r"(?:distribution list|distribution group|mailing list|email list|e-mail list|dl|list)"
-)
+_LIST_NOUN = r"(?:distribution list|distribution group|mailing list|email list|e-mail list|dl|list)"
 # "create a DL for the Q3 launch", "new distribution list", "can you set up a list called X",
 # "I need a list for ...": a verb of making (or "new") must come first, then a word for a list,
 # so a list whose name merely starts with "new" ("new hires") is still searched for.

@@ -23,6 +23,9 @@ from approvals.grant_store import RedisGrantStore
 from approvals.grants import Grant, GrantStatus
 from approvals.models import RequestStatus
 from approvals.redis_store import RedisRequestStore
+from approvals.review_store import RedisReviewStore
+from approvals.reviews import Review, ReviewStatus
+from approvals.state import new_request_id
 from bot.admin_command import EXIT_OK, EXIT_USAGE, run_audit, show_request, write_events
 from bot.audit_retention import (
     ADMIN_PRUNE_ACTOR,
@@ -309,6 +312,30 @@ async def test_a_done_join_whose_time_boxed_membership_runs_counts_as_open_until
             running.model_copy(update={"status": GrantStatus.ENDED, "version": 1}), 0
         )
         assert list(await still_open([done, waiting])) == [waiting]
+    finally:
+        await client.aclose()
+
+
+async def test_an_access_review_counts_as_open_until_it_is_completed(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        store, reviews = RedisRequestStore(client), RedisReviewStore(client)
+        review = Review(
+            id=new_request_id(),
+            group=demo.FINANCE_EMEA,
+            reviewers=(demo.approver(demo.MEGAN, "owner"),),
+            members=(demo.ALEX,),
+            started_at=LONG_AGO,
+        )
+        await reviews.create(review)
+        still_open = still_open_in(store, reviews=reviews)
+        assert list(await still_open([review.id])) == [review.id]
+
+        done = review.model_copy(
+            update={"status": ReviewStatus.COMPLETED, "completed_at": LONG_AGO, "version": 1}
+        )
+        await reviews.replace(done, 0)
+        assert list(await still_open([review.id])) == []
     finally:
         await client.aclose()
 

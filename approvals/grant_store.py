@@ -10,13 +10,18 @@ missing or an index entry stale, never a wrong grant: readers check the grant it
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import redis.asyncio as redis
 
 from approvals import keys
 from approvals.grants import Grant, GrantConflict
-from approvals.redis_calls import resolved
+from approvals.redis_calls import (
+    COMPARE_AND_SET_DOCUMENT,
+    CREATE_DOCUMENT,
+    resolved,
+    text,
+)
 
 
 class GrantStore(Protocol):
@@ -78,38 +83,11 @@ class InMemoryGrantStore:
         return sorted(found, key=lambda g: g.ends_at)[:limit]
 
 
-# KEYS: grant hash. ARGV: json. Stores a new grant unless its id exists. Returns 1 when stored.
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'version', '0', 'json', ARGV[1])
-return 1
-"""
-
-# KEYS: grant hash. ARGV: expected version, new version, new json. 1 stored, 0 moved on, -1 none.
-_COMPARE_AND_SET = """
-local version = redis.call('HGET', KEYS[1], 'version')
-if not version then
-  return -1
-end
-if version ~= ARGV[1] then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
-return 1
-"""
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class RedisGrantStore:
     def __init__(self, redis_client: redis.Redis) -> None:
         self._redis = redis_client
-        self._create = redis_client.register_script(_CREATE)
-        self._compare_and_set = redis_client.register_script(_COMPARE_AND_SET)
+        self._create = redis_client.register_script(CREATE_DOCUMENT)
+        self._compare_and_set = redis_client.register_script(COMPARE_AND_SET_DOCUMENT)
 
     async def create(self, grant: Grant) -> bool:
         if grant.version != 0:
@@ -149,13 +127,13 @@ class RedisGrantStore:
 
     async def current(self, member_id: str, list_id: str) -> Grant | None:
         holder = await self._redis.get(keys.grant_of(member_id, list_id))
-        return None if holder is None else await self.get(_text(holder))
+        return None if holder is None else await self.get(text(holder))
 
     async def of_member(self, member_id: str, limit: int = 20) -> list[Grant]:
         if limit <= 0:
             return []
         ids = await self._redis.zrevrange(keys.grants_of(member_id), 0, limit - 1)
-        found = [await self.get(_text(grant_id)) for grant_id in ids]
+        found = [await self.get(text(grant_id)) for grant_id in ids]
         return [grant for grant in found if grant is not None]
 
     async def due(self, before: datetime, limit: int = 100) -> list[Grant]:
@@ -164,9 +142,9 @@ class RedisGrantStore:
         )
         found: list[Grant] = []
         for raw in ids:
-            grant = await self.get(_text(raw))
+            grant = await self.get(text(raw))
             if grant is None or not grant.awaits_end:
-                await self._redis.zrem(keys.ACTIVE_GRANTS, _text(raw))  # stale after a crash
+                await self._redis.zrem(keys.ACTIVE_GRANTS, text(raw))  # stale after a crash
             elif grant.ends_at < before:
                 found.append(grant)
         return found

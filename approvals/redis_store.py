@@ -27,14 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import redis.asyncio as redis
 
 from approvals import keys
 from approvals.errors import ConcurrentUpdate, RequestNotFound
 from approvals.models import ApprovalRequest, RequestKind, RequestStatus
-from approvals.redis_calls import resolved
+from approvals.redis_calls import COMPARE_AND_SET_DOCUMENT, resolved, text
 
 # KEYS: open claim, requester's sorted set, its sequence. ARGV: new id, stale id or "".
 # Returns the id holding the claim afterwards (the new id when it won).
@@ -54,20 +54,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-"""
-
-# KEYS: request hash. ARGV: expected version, new version, new json.
-# Returns 1 when stored, 0 when the version moved on, -1 when there is no such request.
-_COMPARE_AND_SET = """
-local version = redis.call('HGET', KEYS[1], 'version')
-if not version then
-  return -1
-end
-if version ~= ARGV[1] then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
-return 1
 """
 
 # KEYS: open index (sorted set), indexed versions (hash). ARGV: id, version, updated_at as epoch
@@ -110,10 +96,6 @@ _INDEX_PAGE = 100
 _CLAIM_ROUNDS = 5
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
 class RedisRequestStore:
     """RequestStore on a redis.asyncio.Redis (decode_responses either way); the caller owns
     and closes the client."""
@@ -122,7 +104,7 @@ class RedisRequestStore:
         self._redis = redis_client
         self._claim = redis_client.register_script(_CLAIM)
         self._release = redis_client.register_script(_RELEASE)
-        self._compare_and_set = redis_client.register_script(_COMPARE_AND_SET)
+        self._compare_and_set = redis_client.register_script(COMPARE_AND_SET_DOCUMENT)
         self._index_put_script = redis_client.register_script(_INDEX_PUT)
         self._index_drop_script = redis_client.register_script(_INDEX_DROP)
         self._set_aside_script = redis_client.register_script(_SET_ASIDE)
@@ -147,7 +129,7 @@ class RedisRequestStore:
         await self._redis.zadd(keys.ALL_REQUESTS, {request.id: _score(request)})
         stale = ""
         for _ in range(_CLAIM_ROUNDS):
-            holder = _text(await self._claim(keys=claim_keys, args=[request.id, stale]))
+            holder = text(await self._claim(keys=claim_keys, args=[request.id, stale]))
             if holder == request.id:
                 return request, True
             existing = await self.get(holder)
@@ -194,7 +176,7 @@ class RedisRequestStore:
         holder = await self._redis.get(keys.open_request(requester_id, list_id, kind))
         if holder is None:
             return None
-        found = await self.get(_text(holder))
+        found = await self.get(text(holder))
         return found if found is not None and found.is_open else None
 
     async def requests_of(self, requester_id: str, limit: int = 20) -> list[ApprovalRequest]:
@@ -207,7 +189,7 @@ class RedisRequestStore:
         # splits across nodes; each read stands alone anyway.
         async with self._redis.pipeline(transaction=False) as pipe:
             for request_id in ids:
-                pipe.hget(keys.request(_text(request_id)), "json")
+                pipe.hget(keys.request(text(request_id)), "json")
             documents = await pipe.execute()
         return [
             ApprovalRequest.model_validate_json(document)
@@ -221,7 +203,7 @@ class RedisRequestStore:
         offset = 0  # entries before this one stay in the range and were dealt with
         while len(found) < limit:
             page = [
-                _text(entry)
+                text(entry)
                 for entry in await self._redis.zrangebyscore(
                     keys.OPEN_REQUESTS, "-inf", f"({cutoff!r}", start=offset, num=_INDEX_PAGE
                 )
@@ -255,7 +237,7 @@ class RedisRequestStore:
             # Offsets, not scores: a request created meanwhile pushes the entries down, which
             # only means reading one twice (skipped as seen), never missing one.
             page = [
-                _text(entry)
+                text(entry)
                 for entry in await self._redis.zrevrange(
                     keys.ALL_REQUESTS, offset, offset + _INDEX_PAGE - 1
                 )
@@ -296,7 +278,7 @@ class RedisRequestStore:
                 pipe.get(_claim_key(request))
             holders = await pipe.execute()
         for request, holder in zip(unclaimed, holders, strict=True):
-            if holder is None or _text(holder) != request.id:
+            if holder is None or text(holder) != request.id:
                 del stored[request.id]
         return [stored.get(request_id) for request_id in ids]
 
@@ -323,7 +305,7 @@ class RedisRequestStore:
         live = {
             request.id: request
             for request, holder in zip(candidates, holders, strict=True)
-            if holder is not None and _text(holder) == request.id
+            if holder is not None and text(holder) == request.id
         }
         return [live.get(request_id) for request_id in ids]
 

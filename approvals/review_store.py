@@ -15,13 +15,18 @@ entries of finished ones.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import redis.asyncio as redis
 
 from approvals import keys
 from approvals.models import ListRef, Person
-from approvals.redis_calls import resolved
+from approvals.redis_calls import (
+    COMPARE_AND_SET_DOCUMENT,
+    CREATE_DOCUMENT,
+    resolved,
+    text,
+)
 from approvals.reviews import Review, ReviewConflict
 
 
@@ -131,28 +136,6 @@ def _unfinished(review: Review) -> bool:
     return review.is_open or bool(review.pending_removals())
 
 
-# KEYS: review hash. ARGV: json. Stores a new review unless its id exists. Returns 1 when stored.
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'version', '0', 'json', ARGV[1])
-return 1
-"""
-
-# KEYS: review hash. ARGV: expected version, new version, new json. 1 stored, 0 moved on, -1 none.
-_COMPARE_AND_SET = """
-local version = redis.call('HGET', KEYS[1], 'version')
-if not version then
-  return -1
-end
-if version ~= ARGV[1] then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
-return 1
-"""
-
 # KEYS: the schedule. ARGV: list id, now, next time (epoch seconds). Moves a due list on (1).
 _CLAIM = """
 local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -164,15 +147,11 @@ return 1
 """
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class RedisReviewStore:
     def __init__(self, redis_client: redis.Redis) -> None:
         self._redis = redis_client
-        self._create = redis_client.register_script(_CREATE)
-        self._compare_and_set = redis_client.register_script(_COMPARE_AND_SET)
+        self._create = redis_client.register_script(CREATE_DOCUMENT)
+        self._compare_and_set = redis_client.register_script(COMPARE_AND_SET_DOCUMENT)
         self._claim = redis_client.register_script(_CLAIM)
 
     async def create(self, review: Review) -> bool:
@@ -206,7 +185,7 @@ class RedisReviewStore:
 
     async def latest(self, list_id: str) -> Review | None:
         holder = await self._redis.get(keys.list_review(list_id))
-        return None if holder is None else await self.get(_text(holder))
+        return None if holder is None else await self.get(text(holder))
 
     async def unfinished(self, limit: int = 100) -> list[Review]:
         if limit <= 0:
@@ -214,9 +193,9 @@ class RedisReviewStore:
         ids = await self._redis.zrange(keys.ACTIVE_REVIEWS, 0, limit - 1)
         found: list[Review] = []
         for raw in ids:
-            review = await self.get(_text(raw))
+            review = await self.get(text(raw))
             if review is None or not _unfinished(review):
-                await self._redis.zrem(keys.ACTIVE_REVIEWS, _text(raw))  # stale after a crash
+                await self._redis.zrem(keys.ACTIVE_REVIEWS, text(raw))  # stale after a crash
             else:
                 found.append(review)
         return found
@@ -250,7 +229,7 @@ class RedisReviewStore:
         )
         if not ids:
             return []
-        raws = await resolved(self._redis.hmget(keys.REVIEW_LISTS, [_text(i) for i in ids]))
+        raws = await resolved(self._redis.hmget(keys.REVIEW_LISTS, [text(i) for i in ids]))
         return [ListRef.model_validate_json(raw) for raw in raws if raw is not None]
 
     async def claim(self, list_id: str, *, now: datetime, next_at: datetime) -> bool:

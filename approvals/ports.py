@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from approvals.models import ApprovalRequest, Approver, CardRef, ListRef, NewList, Person
+from approvals.models import (
+    FALLBACK_VIA,
+    ApprovalRequest,
+    Approver,
+    CardRef,
+    ListRef,
+    NewList,
+    Person,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,26 @@ class ApproverSet:
     # Who is asked instead when none of `approvers` can be reached (or the requester is the only
     # one), read now like the owners; empty when no fallback is configured.
     fallback: tuple[Approver, ...] = ()
+
+    def owned_by(self, person: Person) -> bool:
+        """Whether `person` owns the list (directly or through an owner group). Being one of
+        the admins' fallback approvers of an orphaned list does not make anyone an owner."""
+        return not self.orphaned and any(
+            a.object_id == person.object_id and a.via != FALLBACK_VIA for a in self.approvers
+        )
+
+    def asked_for(self, requester: Person) -> tuple[tuple[Approver, ...], bool]:
+        """Who a request of `requester` goes to, and whether that makes it orphaned: nobody
+        approves their own request, so the requester is left out, and when nobody else remains
+        the fallback approvers are asked instead."""
+        others = tuple(a for a in self.approvers if a.object_id != requester.object_id)
+        if others:
+            return others, self.orphaned
+        return tuple(a for a in self.fallback if a.object_id != requester.object_id), True
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(a.display_name for a in self.approvers)
 
 
 class ApproverSource(Protocol):

@@ -235,11 +235,7 @@ class ApprovalService:
         self, kind: RequestKind, requester: Person, group: ListRef
     ) -> tuple[tuple[Approver, ...], bool]:
         current = await self._current_approvers(kind, requester, group)
-        others = _without(current.approvers, requester)
-        if others:
-            return others, current.orphaned
-        # The requester is the only one who could approve: nobody else owns the list.
-        return _without(current.fallback, requester), True
+        return current.asked_for(requester)
 
     # Reading ------------------------------------------------------------------------------
 

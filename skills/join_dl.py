@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from approvals.models import FALLBACK_VIA, ApprovalRequest, Approver, Person, RequestKind
-from approvals.ports import ApproverSet, ApproverSource
+from approvals.models import ApprovalRequest, Approver, Person, RequestKind
+from approvals.ports import ApproverSource
 from skills.errors import InvalidJustification
 from skills.policies import ClosedLists, Policy, clean_justification, justification_problem
 from skills.ports import (
@@ -244,7 +244,7 @@ class JoinList:
             return answer(refused(RefusalReason.BLOCKED, rule.message))
         if group.dir_synced:
             current = await self._approvers.current_approvers(group.ref)
-            return answer(refused(RefusalReason.DIR_SYNCED), _names(current.approvers))
+            return answer(refused(RefusalReason.DIR_SYNCED), current.names)
         existing = await self._approvals.open_request(
             requester.object_id, group.object_id, RequestKind.JOIN
         )
@@ -255,8 +255,8 @@ class JoinList:
     async def _by_owners(self, requester: Person, group: DirectoryList) -> JoinPreview:
         """The rest of the order above, once the owners are read (approver resolution)."""
         current = await self._approvers.current_approvers(group.ref)
-        owners = _names(current.approvers)
-        if _owns(current, requester):
+        owners = current.names
+        if current.owned_by(requester):
             decision: JoinDecision = AddNow(AddNowReason.REQUESTER_OWNS_LIST)
         elif group.join_restriction is Restriction.OPEN:
             decision = AddNow(AddNowReason.OPEN_LIST)
@@ -266,9 +266,9 @@ class JoinList:
         ):
             decision = refused(RefusalReason.CLOSED_BY_POLICY)
         else:
-            asked, orphaned = _asked(current, requester)
+            asked, orphaned = current.asked_for(requester)
             decision = self._needs_approval(asked, orphaned)
-            owners = _names(asked)
+            owners = tuple(a.display_name for a in asked)
         return JoinPreview(requester, group, owners, decision)
 
     def _needs_approval(self, asked: tuple[Approver, ...], orphaned: bool) -> NeedsApproval:
@@ -349,29 +349,10 @@ class JoinList:
             # Re-checked from a preview: who was asked is who the stored request names.
             asked = result.request.approvers
             decision = replace(decision, approvers=asked, orphaned=result.request.orphaned)
-            preview = replace(preview, owners=_names(asked), decision=decision)
+            preview = replace(
+                preview, owners=tuple(a.display_name for a in asked), decision=decision
+            )
         return JoinOutcome(decision, result.request, True, preview)
-
-
-def _owns(current: ApproverSet, requester: Person) -> bool:
-    """Whether the requester is an owner (directly or through an owner group). Being one of
-    the admins' fallback approvers of an orphaned list does not make anyone an owner."""
-    return not current.orphaned and any(
-        a.object_id == requester.object_id and a.via != FALLBACK_VIA for a in current.approvers
-    )
-
-
-def _asked(current: ApproverSet, requester: Person) -> tuple[tuple[Approver, ...], bool]:
-    """Who approvals.submit will ask: nobody approves their own request, so the requester is
-    left out, and when nobody else remains the fallback approvers are asked instead."""
-    others = tuple(a for a in current.approvers if a.object_id != requester.object_id)
-    if others:
-        return others, current.orphaned
-    return tuple(a for a in current.fallback if a.object_id != requester.object_id), True
-
-
-def _names(approvers: tuple[Approver, ...]) -> tuple[str, ...]:
-    return tuple(a.display_name for a in approvers)
 
 
 if TYPE_CHECKING:  # mypy proves the approval service fits the port this use case needs

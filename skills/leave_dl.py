@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
-from approvals.models import FALLBACK_VIA, ApprovalRequest, Approver, Person, RequestKind
-from approvals.ports import ApproverSet, ApproverSource
+from approvals.models import ApprovalRequest, Approver, Person, RequestKind
+from approvals.ports import ApproverSource
 from skills.ports import (
     DirectoryList,
     ListDirectory,
@@ -190,20 +190,20 @@ class LeaveList:
             return answer(MemberThroughGroup(membership.via))
         if group.dir_synced:
             current = await self._approvers.current_approvers(group.ref)
-            return answer(leave_refused(LeaveRefusal.DIR_SYNCED), _names(current.approvers))
+            return answer(leave_refused(LeaveRefusal.DIR_SYNCED), current.names)
         existing = await self._approvals.open_request(
             requester.object_id, group.object_id, RequestKind.LEAVE
         )
         if existing is not None:
             return answer(LeaveAlreadyRequested(existing))
         current = await self._approvers.current_approvers(group.ref)
-        if _owns(current, requester):
-            return answer(RemoveNow(RemoveNowReason.REQUESTER_OWNS_LIST), _names(current.approvers))
+        if current.owned_by(requester):
+            return answer(RemoveNow(RemoveNowReason.REQUESTER_OWNS_LIST), current.names)
         if group.depart_restriction is Restriction.OPEN:
-            return answer(RemoveNow(RemoveNowReason.OPEN_LIST), _names(current.approvers))
-        asked, orphaned = _asked(current, requester)
+            return answer(RemoveNow(RemoveNowReason.OPEN_LIST), current.names)
+        asked, orphaned = current.asked_for(requester)
         decision = LeaveNeedsApproval(asked, orphaned, group.depart_restriction)
-        return answer(decision, _names(asked))
+        return answer(decision, tuple(a.display_name for a in asked))
 
     async def submit(self, requester: Person, list_identity: str) -> LeaveOutcome:
         """Ask to leave: decides again on live data (the membership or the owners may have
@@ -227,27 +227,6 @@ class LeaveList:
             already = LeaveAlreadyRequested(result.request)
             return LeaveOutcome(already, result.request, False, preview)
         return LeaveOutcome(decision, result.request, True, preview)
-
-
-def _owns(current: ApproverSet, requester: Person) -> bool:
-    """Whether the requester owns the list (directly or through an owner group); being a
-    fallback approver of an orphaned list does not make anyone an owner."""
-    return not current.orphaned and any(
-        a.object_id == requester.object_id and a.via != FALLBACK_VIA for a in current.approvers
-    )
-
-
-def _asked(current: ApproverSet, requester: Person) -> tuple[tuple[Approver, ...], bool]:
-    """Who approvals.submit will ask: never the requester; the fallback approvers when nobody
-    else remains."""
-    others = tuple(a for a in current.approvers if a.object_id != requester.object_id)
-    if others:
-        return others, current.orphaned
-    return tuple(a for a in current.fallback if a.object_id != requester.object_id), True
-
-
-def _names(approvers: tuple[Approver, ...]) -> tuple[str, ...]:
-    return tuple(a.display_name for a in approvers)
 
 
 if TYPE_CHECKING:  # mypy proves the approval service fits the port this use case needs

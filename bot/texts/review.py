@@ -1,0 +1,58 @@
+"""Owner access reviews: the review card's words."""
+
+from __future__ import annotations
+
+from approvals.models import Person
+from approvals.reviews import Review
+from bot.texts.common import day
+
+REVIEW_KEEP = "Keep"
+REVIEW_REMOVE = "Remove"
+REVIEW_PREVIOUS = "Previous"
+REVIEW_NEXT = "Next"
+REVIEW_KEEP_ALL = "Keep all"
+REVIEW_FINISH = "Finish review"
+REVIEW_NOT_A_REVIEWER = (
+    "Only the list's current owners (or, once a review is overdue, the fallback approvers) "
+    "can review its members."
+)
+REVIEW_UNKNOWN = "I can't find that review any more."
+
+
+def review_heading(review: Review) -> str:
+    return f"Access review: {review.group.display_name}"
+
+
+def review_intro(review: Review, *, reminder: bool) -> str:
+    who = (
+        "every member of the list"
+        if review.all_members
+        else f"the people I added to {review.group.address}"
+    )
+    nudge = "Reminder: this review is still waiting for you. " if reminder else ""
+    return (
+        f"{nudge}Please check {who} ({len(review.members)}). Choose **Keep** or **Remove** "
+        "for each, then **Finish review**: anyone you don't choose for stays. **Keep all** "
+        "keeps everyone."
+    )
+
+
+def review_page(page: int, pages: int) -> str:
+    return f"Page {page + 1} of {pages}"
+
+
+def review_member_label(member: Person) -> str:
+    return f"{member.display_name} ({member.address})" if member.address else member.display_name
+
+
+def review_outcome(review: Review) -> str:
+    by = review.completed_by.display_name if review.completed_by else "the owners"
+    removed = len(review.to_remove())
+    when = day(review.completed_at) if review.completed_at else ""
+    if not removed:
+        return f"Review finished by {by} on {when}: everyone stays."
+    people = "person" if removed == 1 else "people"
+    return (
+        f"Review finished by {by} on {when}: {review.kept()} stay, {removed} {people} "
+        "being removed."
+    )

@@ -25,11 +25,9 @@ from approvals.audit import AuditAction, AuditEvent, AuditLog
 from approvals.errors import (
     ConcurrentUpdate,
     InvalidTransition,
-    ListNameTaken,
-    PermanentWriteError,
     RequestNotFound,
-    TransientWriteError,
 )
+from approvals.execution import Executor
 from approvals.grants import MembershipRules
 from approvals.lifecycle import Lifecycle, Timings
 from approvals.models import (
@@ -53,18 +51,10 @@ from approvals.ports import (
     NewListHooks,
     NoticeKind,
     Notifier,
-    WriteResult,
 )
 from approvals.store import RequestStore
 
 log = logging.getLogger(__name__)
-
-# The cmdlet each kind of request runs, as the audit names it.
-CMDLETS = {
-    RequestKind.JOIN: "Add-DistributionGroupMember",
-    RequestKind.LEAVE: "Remove-DistributionGroupMember",
-    RequestKind.CREATE: "New-DistributionGroup",
-}
 
 # Each lost compare-and-set means another step of the same request landed first (a card was
 # recorded, someone decided); a request sees a handful of those, so running out means a bug.
@@ -109,10 +99,8 @@ class ApprovalService:
         self._approvers = approvers
         self._notifier = notifier
         self._jobs = jobs
-        self._writer = writer
         self._audit = audit
         self._clock = clock
-        self._max_attempts = max_execution_attempts
         # CREATE only: without them a new list has nobody to approve it and is not indexed.
         self._creation_approvers = creation_approvers
         self._new_lists = new_lists
@@ -133,6 +121,21 @@ class ApprovalService:
             change=self._change,
             record=self._record,
             tell=self._tell,
+        )
+
+        # Carrying out approved changes in Exchange, with the same plumbing.
+        self._executor = Executor(
+            writer=writer,
+            jobs=jobs,
+            new_lists=new_lists,
+            membership=self._membership,
+            max_attempts=max_execution_attempts,
+            clock=clock,
+            get=self.get,
+            change=self._change,
+            record=self._record,
+            tell=self._tell,
+            alert=self._alert,
         )
 
     def attach_membership(self, hooks: MembershipHooks) -> None:
@@ -427,157 +430,8 @@ class ApprovalService:
         return escalated
 
     async def execute(self, request_id: str) -> None:
-        """Make the approved change in Exchange, once. A transient failure is recorded and
-        re-raised for the job queue to retry, until the last allowed attempt fails the request;
-        a permanent failure fails it at once and alerts the admins."""
-        request = await self.get(request_id)
-        if request.status is not RequestStatus.APPROVED:
-            return  # not approved, or already carried out: nothing to do, ever
-        try:
-            result = await self._write(request)
-        except ListNameTaken as exc:
-            alternatives = await self._alternatives(request)
-            await self._fail(request, exc.message, exc.exchange_request_id, alternatives)
-            return
-        except PermanentWriteError as exc:
-            await self._fail(request, exc.message, exc.exchange_request_id)
-            return
-        except TransientWriteError as exc:
-            if request.execution.attempts + 1 >= self._max_attempts:
-                await self._fail(request, exc.message, exc.exchange_request_id)
-                return
-            await self._record_attempt(request, exc)
-            raise
-        await self._complete(request, result)
-
-    async def _write(self, request: ApprovalRequest) -> WriteResult:
-        """The Exchange change the request asks for (the writer makes each safe to repeat)."""
-        if request.kind is RequestKind.JOIN:
-            return await self._writer.add_member(request.group, request.requester)
-        if request.kind is RequestKind.LEAVE:
-            return await self._writer.remove_member(request.group, request.requester)
-        if request.new_list is None:
-            raise PermanentWriteError(f"request {request.id} asks to create a list but names none")
-        # Any earlier attempt may have created the list and lost the answer.
-        return await self._writer.create_list(
-            request.new_list, may_already_exist=request.execution.attempts > 0
-        )
-
-    async def _complete(self, request: ApprovalRequest, result: WriteResult) -> None:
-        try:
-            completed = await self._change(
-                request,
-                partial(
-                    state.complete,
-                    outcome=result.outcome,
-                    exchange_request_id=result.exchange_request_id,
-                    now=self._clock(),
-                    created=result.created,
-                ),
-            )
-        except InvalidTransition as ended:
-            if ended.request.status is RequestStatus.CANCELLED:
-                await self._changed_after_cancel(ended.request, result)
-            return  # otherwise another worker finished it first and told everyone
-        await self._jobs.enqueue(JobName.UPDATE_CARDS, completed.id)
-        if completed.kind is RequestKind.CREATE and self._new_lists is not None:
-            try:
-                await self._new_lists.created(completed)
-            except Exception:  # the list exists; the next directory sync indexes it anyway
-                log.exception("indexing the list request %s created failed", completed.id)
-        await self._record(
-            AuditAction.EXECUTED,
-            completed,
-            cmdlet=CMDLETS[completed.kind],
-            result=result.outcome,
-            exchange_request_id=result.exchange_request_id,
-        )
-        await self._membership_changed(completed, failed=False)
-        await self._tell(completed.requester, NoticeKind.COMPLETED, completed)
-
-    async def _membership_changed(self, request: ApprovalRequest, *, failed: bool) -> None:
-        if request.kind is RequestKind.CREATE:
-            return
-        for hooks in self._membership:
-            try:
-                if failed:
-                    await hooks.failed(request)
-                else:
-                    await hooks.completed(request)
-            except Exception as exc:
-                # The change itself stands and this job will not run again for it: the admins
-                # must hear that its time-box (or its end, or its review record) was not kept.
-                log.exception("recording the membership of request %s failed", request.id)
-                await self._alert(request, f"the time-boxed membership was not recorded: {exc!r}")
-
-    async def _changed_after_cancel(self, request: ApprovalRequest, result: WriteResult) -> None:
-        """An admin cancelled the request while its change was running in Exchange: the change
-        is made all the same, so the audit trail says so and the admins hear of it."""
-        problem = (
-            f"request {request.id} was cancelled while {CMDLETS[request.kind]} ran; Exchange "
-            f"made the change ({result.outcome}): undo it by hand if it should not stand"
-        )
-        await self._record(
-            AuditAction.EXECUTED,
-            request,
-            cmdlet=CMDLETS[request.kind],
-            result=result.outcome,
-            exchange_request_id=result.exchange_request_id,
-            detail=problem,
-        )
-        await self._alert(request, problem)
-
-    async def _record_attempt(self, request: ApprovalRequest, exc: TransientWriteError) -> None:
-        try:
-            attempted = await self._change(
-                request,
-                partial(
-                    state.record_attempt,
-                    error=exc.message,
-                    exchange_request_id=exc.exchange_request_id,
-                    now=self._clock(),
-                ),
-            )
-        except InvalidTransition:
-            return
-        await self._record(
-            AuditAction.ATTEMPT_FAILED,
-            attempted,
-            cmdlet=CMDLETS[attempted.kind],
-            result="transient",
-            exchange_request_id=exc.exchange_request_id,
-            detail=f"attempt {attempted.execution.attempts} of {self._max_attempts}: {exc.message}",
-        )
-
-    async def _fail(
-        self,
-        request: ApprovalRequest,
-        error: str,
-        exchange_request_id: str = "",
-        alternatives: tuple[ListRef, ...] | None = None,
-    ) -> None:
-        """`alternatives`: not None when a new list's name was taken, then what to offer."""
-        fail: Step = partial(
-            state.fail, error=error, exchange_request_id=exchange_request_id, now=self._clock()
-        )
-        if alternatives is not None:
-            fail = partial(_name_taken, fail, alternatives)
-        try:
-            failed = await self._change(request, fail)
-        except InvalidTransition:
-            return
-        await self._jobs.enqueue(JobName.UPDATE_CARDS, failed.id)
-        await self._record(
-            AuditAction.FAILED,
-            failed,
-            cmdlet=CMDLETS[failed.kind],
-            result="failed",
-            exchange_request_id=exchange_request_id,
-            detail=error,
-        )
-        await self._membership_changed(failed, failed=True)
-        await self._tell(failed.requester, NoticeKind.FAILED, failed)
-        await self._alert(failed, error)
+        """Make the approved change in Exchange, once (approvals.execution.Executor)."""
+        await self._executor.execute(request_id)
 
     async def update_cards(self, request_id: str) -> None:
         """Redraw every posted card to show the request as it is now."""
@@ -650,15 +504,6 @@ class ApprovalService:
     async def _approvers_of(self, request: ApprovalRequest) -> ApproverSet:
         return await self._current_approvers(request.kind, request.requester, request.group)
 
-    async def _alternatives(self, request: ApprovalRequest) -> tuple[ListRef, ...]:
-        if self._new_lists is None or request.new_list is None:
-            return ()
-        try:
-            return await self._new_lists.alternatives(request.new_list)
-        except Exception:  # the requester is still told the name was taken, without ideas
-            log.exception("finding other names for request %s failed", request.id)
-            return ()
-
     async def _change(self, request: ApprovalRequest, step: Step) -> ApprovalRequest:
         """Apply `step` and store the result by compare-and-set; on a lost race, reload and
         apply it again to the request as it now is (where it may raise, e.g. AlreadyDecided)."""
@@ -707,16 +552,6 @@ def _lost_job(request: ApprovalRequest) -> JobName | None:
     if request.status is RequestStatus.APPROVED:
         return JobName.EXECUTE  # approved and not carried out: its execution may be lost
     return None
-
-
-def _name_taken(
-    fail: Step, alternatives: tuple[ListRef, ...], request: ApprovalRequest
-) -> ApprovalRequest:
-    failed = fail(request)
-    execution = failed.execution.model_copy(
-        update={"outcome": "name_taken", "alternatives": alternatives}
-    )
-    return failed.model_copy(update={"execution": execution})
 
 
 def _without(approvers: tuple[Approver, ...], person: Person) -> tuple[Approver, ...]:

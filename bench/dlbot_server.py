@@ -2,7 +2,8 @@
 worker, so the process measured is the one that answers turns), on a port of its own.
 
     python bench/dlbot_server.py --port P --redis-url URL --sandbox-env .../sandbox.env \
-        --tenant-id T [--variant fixed|fingerprint|pooled|safe-codes|stock] [--sync-people]
+        --tenant-id T [--variant fixed|round-two|fingerprint|pooled|safe-codes|stock]
+        [--sync-people]
 
 --variant says which of the fixes are on, so the bench can measure each change against the
 state before it: `stock` (none: the SDK as shipped), `safe-codes` (msrest's retry policy fix),
@@ -10,9 +11,13 @@ state before it: `stock` (none: the SDK as shipped), `safe-codes` (msrest's retr
 state fingerprint of bot/sdk_fixes.py), `fixed` (that, and the second round: the state codec of
 bot/storage.py, the reference built in one msrest pass once per sender and chat in
 bot/references.py, the choice tokenizer's memo of bot/sdk_fixes.py and the kept clients' skipped
-validation in bot/connector_pool.py: everything, as dlbot ships). Every variant but `fixed`
-stores state with jsonpickle and builds the reference every turn as before; those with kept
-clients still validate.
+validation in bot/connector_pool.py), `round-two` (all that), `fixed` (that, and the third
+round: the conversation state read in the round trip that takes the turn lock, bot/app.py and
+bot/turn_lock.py, and the outgoing activity copied through pickle, bot/sdk_fixes.py:
+everything, as dlbot ships). Every variant but `fixed` reads the state on its own round trip;
+every variant but `fixed` and `round-two` stores state with jsonpickle and builds the
+reference every turn as before; those with kept clients still validate. The turn lock's
+renewal from a timer (bot/turn_lock.py, third round) is in every variant.
 --sync-people reads every person from the sandbox into Redis first (the first process of a run
 does it, once).
 """
@@ -38,6 +43,7 @@ import bot.connector_pool  # noqa: E402
 import bot.references  # noqa: E402
 import bot.sdk_fixes  # noqa: E402
 import bot.storage  # noqa: E402
+import bot.turn_lock  # noqa: E402
 from bot.run import serving, until_stopped  # noqa: E402
 from bot.services import running  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -73,9 +79,25 @@ def _fixes_before_round_two() -> None:
     bot.sdk_fixes.fix_state_hash()
 
 
+def _fixes_of_round_two() -> None:
+    _fixes_before_round_two()
+    bot.sdk_fixes.fix_choice_tokenizer()
+
+
+_hold = bot.turn_lock.TurnLock.hold
+
+
+def _hold_reading_nothing(
+    self: bot.turn_lock.TurnLock, conversation_id: str, *, also_read: Any = None
+) -> Any:
+    return _hold(self, conversation_id)  # the state is read on its own round trip, as before
+
+
 def choose_variant(variant: str) -> None:
     """Undo, for this process, the fixes the variant goes without."""
     if variant != "fixed":
+        bot.turn_lock.TurnLock.hold = _hold_reading_nothing  # type: ignore[assignment,method-assign]
+    if variant not in ("fixed", "round-two"):
         bot.storage._encoded = _jsonpickle_encoded
         bot.connector_pool._new_client = _validating_client
         bot.references.ConversationReferences._reference_of = _reference_every_turn  # type: ignore[method-assign]
@@ -87,6 +109,8 @@ def choose_variant(variant: str) -> None:
         bot.sdk_fixes.apply = bot.sdk_fixes.fix_retry_policy
     elif variant == "fingerprint":
         bot.sdk_fixes.apply = _fixes_before_round_two
+    elif variant == "round-two":
+        bot.sdk_fixes.apply = _fixes_of_round_two
 
 
 def _print_tasks() -> None:
@@ -125,7 +149,7 @@ if __name__ == "__main__":
     parser.add_argument("--tenant-id", required=True)
     parser.add_argument(
         "--variant",
-        choices=("fixed", "fingerprint", "pooled", "safe-codes", "stock"),
+        choices=("fixed", "round-two", "fingerprint", "pooled", "safe-codes", "stock"),
         default="fixed",
     )
     parser.add_argument("--sync-people", action="store_true")

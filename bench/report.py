@@ -20,7 +20,8 @@ NAMES = {
     "echo-stock": "echo sample, stock SDK (the peer)",
     "echo-floor": "echo sample + safe_codes fix (the floor)",
     "dlbot-fixed": "dlbot search-and-pick, as shipped",
-    "dlbot-fingerprint": "dlbot, without the state codec and the kept reference",
+    "dlbot-round-two": "dlbot, without the state read with the lock and the pickled copy",
+    "dlbot-fingerprint": "dlbot, also without the state codec and the kept reference",
     "dlbot-pooled": "dlbot, also without the state fingerprint",
     "dlbot-safe-codes": "dlbot, also without kept connector clients",
     "dlbot-stock": "dlbot, no SDK fix at all",
@@ -114,8 +115,22 @@ def render(figures: dict[str, Any], sections: list[tuple[str, str]], seconds: fl
         ("dlbot: safe_codes fix, CPU/turn", "dlbot_safe_codes_cpu_vs_dlbot_stock"),
         ("dlbot: + kept connector clients, CPU/turn", "dlbot_pooled_cpu_vs_dlbot_safe_codes"),
         ("dlbot: + state fingerprint, CPU/turn", "dlbot_fingerprint_cpu_vs_dlbot_pooled"),
-        ("dlbot: + state codec, kept reference, CPU/turn", "dlbot_fixed_cpu_vs_dlbot_fingerprint"),
-        ("dlbot: + state codec, kept reference, turns/s", "dlbot_fixed_tps_vs_dlbot_fingerprint"),
+        (
+            "dlbot: + state codec, kept reference, CPU/turn",
+            "dlbot_round_two_cpu_vs_dlbot_fingerprint",
+        ),
+        (
+            "dlbot: + state codec, kept reference, turns/s",
+            "dlbot_round_two_tps_vs_dlbot_fingerprint",
+        ),
+        (
+            "dlbot: + state read with the lock, pickled copy, CPU/turn",
+            "dlbot_fixed_cpu_vs_dlbot_round_two",
+        ),
+        (
+            "dlbot: + state read with the lock, pickled copy, turns/s",
+            "dlbot_fixed_tps_vs_dlbot_round_two",
+        ),
         ("dlbot: all fixes, CPU/turn", "dlbot_fixed_cpu_vs_dlbot_stock"),
         ("dlbot: all fixes, turns/s", "dlbot_fixed_tps_vs_dlbot_stock"),
     ):

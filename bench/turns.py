@@ -7,8 +7,9 @@ tenant in theirs:
 - echo-stock: Microsoft's 02.echo-bot sample on the stock SDK (bench/baselines/echo_bot), "the
   peer";
 - echo-floor: the same with only msrest's safe_codes as a frozenset, "the floor of this stack";
-- dlbot-fixed / -fingerprint / -pooled / -safe-codes / -stock: dlbot's real app
-  (bench/dlbot_server.py) as shipped, without the state codec and the reference built once per
+- dlbot-fixed / -round-two / -fingerprint / -pooled / -safe-codes / -stock: dlbot's real app
+  (bench/dlbot_server.py) as shipped, without the state read in the turn lock's round trip and
+  the pickled activity copy, also without the state codec and the reference built once per
   sender, also without the state fingerprint, also without kept connector clients, or with no
   SDK fix at all (each variant one change from the next).
 
@@ -72,7 +73,8 @@ from exchange.sandbox.generate import generate_tenant  # noqa: E402
 BASELINES = ROOT / "bench" / "baselines"
 ECHO_TARGETS = ("echo-stock", "echo-floor")
 DLBOT_TARGETS = (
-    "dlbot-fixed", "dlbot-fingerprint", "dlbot-pooled", "dlbot-safe-codes", "dlbot-stock",
+    "dlbot-fixed", "dlbot-round-two", "dlbot-fingerprint", "dlbot-pooled", "dlbot-safe-codes",
+    "dlbot-stock",
 )  # fmt: skip
 CONCURRENCY = 20
 PICK_NONE = "None of these"
@@ -547,11 +549,13 @@ def summary(results: Results) -> dict[str, Any]:
     ratios["echo_floor_cpu_vs_echo_stock"] = ratio("echo-floor", "echo-stock", "cpu")
     ratios["dlbot_fixed_tps_vs_dlbot_stock"] = ratio("dlbot-fixed", "dlbot-stock", "tps")
     ratios["dlbot_fixed_cpu_vs_dlbot_stock"] = ratio("dlbot-fixed", "dlbot-stock", "cpu")
-    ratios["dlbot_fixed_cpu_vs_dlbot_fingerprint"] = ratio(
-        "dlbot-fixed", "dlbot-fingerprint", "cpu"
+    ratios["dlbot_fixed_cpu_vs_dlbot_round_two"] = ratio("dlbot-fixed", "dlbot-round-two", "cpu")
+    ratios["dlbot_fixed_tps_vs_dlbot_round_two"] = ratio("dlbot-fixed", "dlbot-round-two", "tps")
+    ratios["dlbot_round_two_cpu_vs_dlbot_fingerprint"] = ratio(
+        "dlbot-round-two", "dlbot-fingerprint", "cpu"
     )
-    ratios["dlbot_fixed_tps_vs_dlbot_fingerprint"] = ratio(
-        "dlbot-fixed", "dlbot-fingerprint", "tps"
+    ratios["dlbot_round_two_tps_vs_dlbot_fingerprint"] = ratio(
+        "dlbot-round-two", "dlbot-fingerprint", "tps"
     )
     ratios["dlbot_fingerprint_cpu_vs_dlbot_pooled"] = ratio(
         "dlbot-fingerprint", "dlbot-pooled", "cpu"

@@ -47,7 +47,7 @@ from bot.logs import bind_correlation, fresh_context, new_correlation_id
 from bot.messenger import ProactiveMessenger
 from bot.references import ConversationReferences, ReferenceMiddleware
 from bot.settings import Settings
-from bot.storage import RedisStorage
+from bot.storage import RedisStorage, conversation_state_key
 from bot.turn_lock import TurnLock, TurnLockTimeout
 
 log = logging.getLogger(__name__)
@@ -250,16 +250,21 @@ async def _messages(request: web.Request) -> web.Response:
         return _refuse(metrics, 403, "tenant", "this tenant is not served by this bot")
 
     lock_key = f"{activity.channel_id}/{activity.conversation.id}"
-    lock: AbstractAsyncContextManager[None] = (
-        services.turn_lock.hold(lock_key) if services.turn_lock else nullcontext()
+    # The turn's first Redis read is its conversation state: it comes in the lock's round trip.
+    state_key = conversation_state_key(activity.channel_id, activity.conversation.id)
+    lock: AbstractAsyncContextManager[list[Any] | None] = (
+        services.turn_lock.hold(lock_key, also_read=services.storage.fields_of(state_key))
+        if services.turn_lock
+        else nullcontext()
     )
     turn_ran = False
     try:
-        async with lock:
+        async with lock as state_row:
             turn_ran = True
-            response: InvokeResponse | None = await services.adapter.process_activity(
-                auth, activity, request.app[BOT].on_turn
-            )
+            with services.storage.preloaded(state_key, state_row):
+                response: InvokeResponse | None = await services.adapter.process_activity(
+                    auth, activity, request.app[BOT].on_turn
+                )
     except TurnLockTimeout as exc:
         log.warning("%s", exc)
         return _refuse(metrics, 503, "busy", "the conversation is busy", retry_after=1)

@@ -24,15 +24,24 @@ outside the SDK's I/O. The tokenizer is a pure function of its text and locale, 
 only read the tokens it returns, so a bounded memo of its answers (a fresh list each time, of
 tokens nobody changes) gives every caller the same tokens.
 
+botbuilder-core's TurnContext.send_activities deep-copies every outgoing activity (so the
+caller's object is never changed by what the send adds to it) with `copy.deepcopy`: a Python
+walk of every model, list and dict of the activity, most of a millisecond for a choice card.
+A pickle round trip makes the same copy (`deepcopy` and pickle both rebuild each object from its
+`__reduce_ex__(4)`, sharing inside the activity kept and nothing shared with the original) in
+C; whatever pickle refuses (a lambda in channel data) is deep-copied as before.
+
 `apply()` runs once, when the adapter is created (bot/adapter.py); it is idempotent.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import pickle
 from typing import Any
 
+from botbuilder.core import turn_context
 from botbuilder.core.bot_state import CachedBotState
 from botbuilder.dialogs.choices import Token, Tokenizer
 from msrest.universal_http.requests import ClientRetryPolicy
@@ -41,6 +50,7 @@ from msrest.universal_http.requests import ClientRetryPolicy
 STOCK_SAFE_CODES: list[int] | frozenset[int] = ClientRetryPolicy.safe_codes
 STOCK_COMPUTE_HASH = CachedBotState.compute_hash
 STOCK_TOKENIZER = Tokenizer.default_tokenizer
+STOCK_ACTIVITY_COPY = turn_context.deepcopy
 
 # Distinct texts remembered: choice labels and answers; each entry is a few small tokens.
 TOKENIZER_MEMO_SIZE = 4096
@@ -64,6 +74,14 @@ def state_fingerprint(self: Any, obj: object) -> Any:
         return STOCK_COMPUTE_HASH(self, obj)
 
 
+def activity_copy(activity: Any) -> Any:
+    """`copy.deepcopy(activity)`, made by pickle when pickle can."""
+    try:
+        return pickle.loads(pickle.dumps(activity, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # noqa: BLE001 - anything pickle refuses is copied as the SDK copies it
+        return copy.deepcopy(activity)
+
+
 def fix_retry_policy() -> None:
     """msrest's list of codes never retried, as the same codes in a frozenset."""
     if not isinstance(ClientRetryPolicy.safe_codes, frozenset):
@@ -81,10 +99,16 @@ def fix_choice_tokenizer() -> None:
     Tokenizer.default_tokenizer = staticmethod(remembered_tokenizer)
 
 
+def fix_activity_copy() -> None:
+    """TurnContext's copy of each outgoing activity, through pickle."""
+    turn_context.deepcopy = activity_copy
+
+
 def apply() -> None:
     fix_retry_policy()
     fix_state_hash()
     fix_choice_tokenizer()
+    fix_activity_copy()
 
 
 def applied() -> bool:
@@ -92,4 +116,5 @@ def applied() -> bool:
         isinstance(ClientRetryPolicy.safe_codes, frozenset)
         and CachedBotState.compute_hash is state_fingerprint
         and Tokenizer.default_tokenizer is remembered_tokenizer
+        and turn_context.deepcopy is activity_copy
     )

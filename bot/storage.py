@@ -17,13 +17,20 @@ fraction of its CPU per turn, and leaves anything it does not know to jsonpickle
 says which wrote it (`_CODEC_PREFIX`), so documents jsonpickle wrote are read as before.
 jsonpickle decodes with safe=True (no eval); Redis is trusted infrastructure, like the SDK's
 blob container.
+
+A turn's first read of its conversation state can be served by what the turn lock read in the
+round trip that took the lock (`preloaded`, bot/app.py): the lock was ours when it was read, so
+it is what a read moments later returns; it serves one read, and a write or delete drops it.
 """
 
 from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import jsonpickle  # type: ignore[import-untyped]  # botbuilder-core depends on it
@@ -48,6 +55,26 @@ else
 end
 return 1
 """
+
+
+# What one item is in Redis: a hash of these two fields.
+FIELDS = ("e_tag", "doc")
+
+
+def conversation_state_key(channel_id: str, conversation_id: str) -> str:
+    """The key botbuilder's ConversationState stores a conversation's state under."""
+    return f"{channel_id}/conversations/{conversation_id}"
+
+
+@dataclass
+class _Preloaded:
+    storage: RedisStorage
+    key: str
+    row: list[Any] | None  # None once read, written or deleted: then Redis is asked again
+
+
+# The item a turn read when it took its conversation's lock (bot/app.py, bot/turn_lock.py).
+_PRELOADED: ContextVar[_Preloaded | None] = ContextVar("dlbot_preloaded_item", default=None)
 
 
 class ETagConflict(Exception):
@@ -116,18 +143,56 @@ class RedisStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
     def _key(self, key: str) -> str:
         return self._namespace + key
 
+    def fields_of(self, key: str) -> tuple[str, tuple[str, ...]]:
+        """The Redis hash and fields that hold `key`: what TurnLock.hold may read for a turn."""
+        return self._key(key), FIELDS
+
+    @contextmanager
+    def preloaded(self, key: str, row: list[Any] | None) -> Iterator[None]:
+        """Within the block (a turn), the first read of `key` takes `row`, its fields as read
+        under the turn lock moments before, instead of asking Redis again; a write or delete of
+        `key` first drops it. `row` None preloads nothing."""
+        if row is None:
+            yield
+            return
+        token = _PRELOADED.set(_Preloaded(self, key, list(row)))
+        try:
+            yield
+        finally:
+            _PRELOADED.reset(token)
+
+    def _take_preloaded(self, key: str) -> list[Any] | None:
+        preloaded = _PRELOADED.get()
+        if preloaded is None or preloaded.storage is not self or preloaded.key != key:
+            return None
+        row, preloaded.row = preloaded.row, None
+        return row
+
+    def _forget_preloaded(self, keys: Iterable[str]) -> None:
+        preloaded = _PRELOADED.get()
+        if preloaded is not None and preloaded.storage is self and preloaded.key in keys:
+            preloaded.row = None
+
     async def read(self, keys: Iterable[str] | None) -> dict[str, Any]:
         if keys is None:
             raise ValueError("Keys are required when reading")
         wanted = list(keys)
         if not wanted:
             return {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in wanted:
-                pipe.hmget(self._key(key), ["e_tag", "doc"])
-            rows = await pipe.execute()
+        rows: dict[str, list[Any]] = {}
+        for key in wanted:
+            row = self._take_preloaded(key)
+            if row is not None:
+                rows[key] = row
+        asked = [key for key in wanted if key not in rows]
+        if asked:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in asked:
+                    pipe.hmget(self._key(key), list(FIELDS))
+                rows.update(zip(asked, await pipe.execute(), strict=True))
         items: dict[str, Any] = {}
-        for key, (e_tag, doc) in zip(wanted, rows, strict=True):
+        for key in wanted:
+            e_tag, doc = rows[key]
             if doc is None:
                 continue
             items[key] = _with_e_tag(_decoded(_text(doc)), _text(e_tag))
@@ -138,6 +203,7 @@ class RedisStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
             raise ValueError("Changes are required when writing")
         if not changes:
             return
+        self._forget_preloaded(changes)
         for key, item in changes.items():
             expected = _e_tag_of(item)
             if expected == "":
@@ -158,6 +224,7 @@ class RedisStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
         wanted = list(keys)
         if not wanted:
             return
+        self._forget_preloaded(wanted)
         # One DEL per key: keys of different hash slots cannot share a command on Redis Cluster.
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in wanted:

@@ -584,6 +584,45 @@ async def test_without_the_turn_lock_the_same_messages_conflict(redis_url: str) 
     assert count < 21  # and the surviving saves lost updates
 
 
+async def _hmget_calls(redis_url: str) -> int:
+    import redis.asyncio as redis
+
+    async with redis.Redis.from_url(redis_url) as client:
+        stats = await client.info("commandstats")
+    return int(stats.get("cmdstat_hmget", {}).get("calls", 0))
+
+
+async def test_a_turn_reads_its_conversation_state_in_the_round_trip_that_takes_its_lock(
+    redis_url: str,
+) -> None:
+    settings = make_settings(redis_url)
+    services = build_services(settings)
+    bot = CountingBot(services)
+    connector = RecordingConnector()
+    async with (
+        serve(connector.app()) as connector_url,
+        serve(create_app(settings, bot, services)) as url,
+        aiohttp.ClientSession() as session,
+    ):
+
+        async def post(text: str) -> None:
+            activity = teams_activity(connector_url, text=text)
+            async with session.post(f"{url}/api/messages", json=activity) as response:
+                assert response.status == 201
+
+        # The first turn makes the states (the SDK reads a state it found empty again).
+        await post("first")
+        before = await _hmget_calls(redis_url)
+        for n in range(3):
+            await post(f"message {n}")
+        during = await _hmget_calls(redis_url) - before
+        stored = await services.storage.read(["msteams/conversations/a:personal-alexw"])
+    assert stored["msteams/conversations/a:personal-alexw"]["count"] == 4
+    # Per turn: the conversation state with the lock, the user state on its own (it is not
+    # the conversation's, so the lock cannot know its key).
+    assert during == 3 * 2
+
+
 class socketless_port:  # noqa: N801  (used like a function in `with`)
     """A loopback port nobody listens on, for as long as the block runs."""
 

@@ -214,3 +214,88 @@ def test_a_choice_prompt_recognizes_answers_as_with_the_sdks_tokenizer() -> None
         sdk_fixes.fix_choice_tokenizer()
     assert [found(answer) for answer in answers] == stock
     assert stock[0] and stock[4] and not stock[-1]
+
+
+# The copy of each outgoing activity ------------------------------------------------------------
+
+
+def _outgoing_activities() -> list[Activity]:
+    from botbuilder.core import CardFactory, MessageFactory
+    from botbuilder.dialogs.choices import ChoiceFactory
+
+    choices = [Choice(f"Finance EMEA {n}") for n in range(5)] + [Choice("None of these")]
+    card = CardFactory.adaptive_card(
+        {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "Approve?"}]}
+    )
+    with_card = MessageFactory.attachment(card)
+    with_card.channel_data = {"notification": {"alert": True}, "nested": [{"a": [1, 2]}]}
+    return [
+        ChoiceFactory.hero_card(choices, "Which list did you mean?"),
+        ChoiceFactory.suggested_action(choices, "Which one?"),
+        MessageFactory.text("Done: you are now a member."),
+        with_card,
+    ]
+
+
+def _containers(value: Any, seen: dict[int, Any]) -> dict[int, Any]:
+    """Every mutable object reachable from `value`, by id (enum members are constants)."""
+    from enum import Enum
+
+    if isinstance(value, Enum | type):
+        return seen
+    if isinstance(value, dict | list) or hasattr(value, "__dict__"):
+        if id(value) in seen:
+            return seen
+        seen[id(value)] = value
+        children = (
+            value.values()
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, list)
+            else vars(value).values()
+        )
+        for child in children:
+            _containers(child, seen)
+    return seen
+
+
+@pytest.mark.parametrize("activity", _outgoing_activities(), ids=lambda a: str(a.text or a.type))
+def test_the_activity_copy_is_the_sdks_deep_copy_and_shares_nothing(activity: Activity) -> None:
+    import copy
+
+    ours = sdk_fixes.activity_copy(activity)
+    assert ours.serialize() == copy.deepcopy(activity).serialize()
+    assert type(ours) is type(activity)
+    shared = set(_containers(ours, {})) & set(_containers(activity, {}))
+    assert not shared
+
+
+def test_what_pickle_refuses_is_deep_copied_as_before() -> None:
+    from botbuilder.core import MessageFactory
+
+    activity = MessageFactory.text("hello")
+    activity.channel_data = {"callback": lambda: None, "items": [1, 2]}
+    ours = sdk_fixes.activity_copy(activity)
+    assert ours.channel_data["items"] == [1, 2]
+    assert ours.channel_data["items"] is not activity.channel_data["items"]
+    assert ours.channel_data["callback"] is activity.channel_data["callback"]  # as deepcopy
+
+
+async def test_sending_through_the_sdk_leaves_the_callers_activity_as_it_was() -> None:
+    from botbuilder.core import MessageFactory
+    from botbuilder.core import turn_context as sdk_turn_context
+
+    sdk_fixes.apply()
+    assert sdk_turn_context.deepcopy is sdk_fixes.activity_copy
+    [choice_card, *_] = _outgoing_activities()
+    before = choice_card.serialize()
+    adapter = TestAdapter()
+    incoming = MessageFactory.text("finance emea")
+    incoming.channel_id, incoming.conversation = "msteams", ConversationAccount(id="a:1")
+    incoming.from_property, incoming.recipient = ChannelAccount(id="29:x"), ChannelAccount(id="b")
+    context = TurnContext(adapter, incoming)
+    await context.send_activity(choice_card)
+    assert choice_card.serialize() == before  # no conversation, ids or hint added to it
+    [sent] = adapter.activity_buffer
+    assert sent.conversation.id == "a:1"
+    assert sent.attachments[0].content.buttons[0].title == "Finance EMEA 0"

@@ -270,3 +270,76 @@ async def test_items_can_be_given_a_lifetime(client: redis.Redis) -> None:
 async def test_without_a_lifetime_items_stay(storage: RedisStorage, client: redis.Redis) -> None:
     await storage.write({"item": {"count": 1}})
     assert await client.pttl("dlbot:state:item") == -1
+
+
+# The state read with the turn lock (bot/app.py) ---------------------------------------------------
+
+
+def test_the_conversation_state_key_is_the_one_the_sdk_uses() -> None:
+    from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
+
+    from bot.storage import conversation_state_key
+
+    activity = Activity(
+        type="message",
+        channel_id="msteams",
+        conversation=ConversationAccount(id="a:1/x"),
+        from_property=ChannelAccount(id="29:someone"),
+    )
+    context = TurnContext(TestAdapter(), activity)
+    sdk_key = ConversationState(RedisStorage.__new__(RedisStorage)).get_storage_key(context)
+    assert conversation_state_key("msteams", "a:1/x") == sdk_key
+
+
+async def _row_of(client: redis.Redis, storage: RedisStorage, key: str) -> list[Any]:
+    hash_key, fields = storage.fields_of(key)
+    return list(await client.hmget(hash_key, list(fields)))
+
+
+async def test_the_first_read_of_a_preloaded_item_takes_the_preload_not_redis(
+    storage: RedisStorage, client: redis.Redis
+) -> None:
+    await storage.write({"conv": {"count": 1}})
+    row = await _row_of(client, storage, "conv")
+    await storage.write({"conv": {"count": 2}})  # Redis now holds something else
+    with storage.preloaded("conv", row):
+        first = await storage.read(["conv", "other"])
+        second = await storage.read(["conv"])
+    assert first["conv"]["count"] == 1
+    assert "other" not in first
+    assert second["conv"]["count"] == 2  # read once, then Redis is asked again
+
+
+async def test_a_preloaded_absent_item_reads_as_absent(
+    storage: RedisStorage, client: redis.Redis
+) -> None:
+    row = await _row_of(client, storage, "conv")
+    with storage.preloaded("conv", row):
+        assert await storage.read(["conv"]) == {}
+
+
+async def test_a_write_or_delete_drops_the_preload(
+    storage: RedisStorage, client: redis.Redis
+) -> None:
+    await storage.write({"conv": {"count": 1}})
+    row = await _row_of(client, storage, "conv")
+    with storage.preloaded("conv", row):
+        await storage.write({"conv": {"count": 5}})
+        assert (await storage.read(["conv"]))["conv"]["count"] == 5
+    with storage.preloaded("conv", row):
+        await storage.delete(["conv"])
+        assert await storage.read(["conv"]) == {}
+
+
+async def test_a_preload_serves_only_its_own_storage_and_key_inside_its_block(
+    storage: RedisStorage, client: redis.Redis
+) -> None:
+    await storage.write({"conv": {"count": 1}, "other": {"count": 7}})
+    row = await _row_of(client, storage, "conv")
+    await storage.write({"conv": {"count": 2}})
+    another = RedisStorage(client)
+    with storage.preloaded("other", row):
+        assert (await storage.read(["other"]))["other"]["count"] == 1
+    with storage.preloaded("conv", row):
+        assert (await another.read(["conv"]))["conv"]["count"] == 2
+    assert (await storage.read(["conv"]))["conv"]["count"] == 2  # the block is over

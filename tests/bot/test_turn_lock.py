@@ -170,6 +170,67 @@ async def test_a_turn_ends_even_when_redis_swallows_the_cancel_of_a_renewal_in_f
     assert await clients[1].exists(KEY) == 0
 
 
+async def test_a_turn_shorter_than_a_third_of_the_expiry_creates_no_task(
+    clients: list[redis.Redis],
+) -> None:
+    lock = TurnLock(clients[0], ttl_seconds=30)
+    before = asyncio.all_tasks()
+    async with lock.hold("msteams/a:conv"):
+        during = asyncio.all_tasks()
+    assert during == before
+
+
+async def test_no_renewal_runs_after_the_turn_ends(clients: list[redis.Redis]) -> None:
+    lock = TurnLock(clients[0], ttl_seconds=0.3)  # a renewal every 0.1 s
+    renewals = 0
+    real_renew = lock._renew  # noqa: SLF001 - counting the lock's own script
+
+    async def counted_renew(**kwargs: object) -> object:
+        nonlocal renewals
+        renewals += 1
+        return await real_renew(**kwargs)
+
+    lock._renew = counted_renew  # type: ignore[assignment]  # noqa: SLF001
+    async with lock.hold("msteams/a:conv"):
+        await asyncio.sleep(0.35)
+    renewed_during_the_turn = renewals
+    await asyncio.sleep(0.35)
+    assert renewed_during_the_turn >= 2
+    assert renewals == renewed_during_the_turn
+    assert await clients[1].exists(KEY) == 0
+
+
+async def test_the_lock_reads_a_hash_in_its_round_trip_only_once_the_lock_is_ours(
+    clients: list[redis.Redis],
+) -> None:
+    first, second = TurnLock(clients[0]), TurnLock(clients[1])
+    state = ("dlbot:state:msteams/conversations/a:conv", ("e_tag", "doc"))
+    async with first.hold("msteams/a:conv", also_read=state) as values:
+        assert values == [None, None]
+
+        async def waiting_turn() -> list[object] | None:
+            async with second.hold("msteams/a:conv", also_read=state) as seen:
+                return seen
+
+        waiting = asyncio.create_task(waiting_turn())
+        await asyncio.sleep(0.05)  # the other process polls while this turn writes
+        await clients[0].hset(state[0], mapping={"e_tag": "1", "doc": "written"})
+    assert await waiting == [b"1", b"written"]
+    async with first.hold("msteams/a:conv") as nothing_asked:
+        assert nothing_asked is None
+
+
+async def test_a_read_that_fails_yields_nothing_and_the_lock_is_still_released(
+    clients: list[redis.Redis],
+) -> None:
+    lock = TurnLock(clients[0])
+    await clients[0].set("not-a-hash", "text")  # HMGET on it fails: WRONGTYPE
+    async with lock.hold("msteams/a:conv", also_read=("not-a-hash", ("e_tag",))) as values:
+        assert values is None
+        assert await clients[1].exists(KEY) == 1
+    assert await clients[1].exists(KEY) == 0
+
+
 async def test_release_never_deletes_a_lock_another_turn_holds_now(
     clients: list[redis.Redis],
 ) -> None:

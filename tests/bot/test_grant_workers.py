@@ -15,7 +15,7 @@ from typing import Any
 
 import redis.asyncio as redis
 import time_machine
-from saq import Queue, Worker
+from saq import CronJob, Queue
 
 from approvals.audit import AuditAction, RedisStreamAudit
 from approvals.exchange_adapters import ExchangeMembershipWriter
@@ -27,11 +27,12 @@ from approvals.ports import JobName
 from approvals.redis_store import RedisRequestStore
 from approvals.service import ApprovalService
 from approvals.testing import InMemoryNotifier, StaticApprovers
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions, sweep_job
+from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, sweep_job
 from exchange.client import ExchangeClient
 from exchange.sandbox.server import SandboxServer
 from tests.approvals import demo
 from tests.approvals.grant_world import GrantNotices
+from tests.bot.saq_workers import Bodies, running, settled, until
 from tests.exchange.conftest import (  # noqa: F401 - fixtures
     ConfigFactory,
     client,
@@ -91,7 +92,7 @@ class Tenant:
 @contextlib.asynccontextmanager
 async def two_workers(tenant: Tenant) -> AsyncIterator[Queue]:
     queues = [Queue.from_url(tenant.redis_url, name=QUEUE_NAME) for _ in range(2)]
-    workers: list[Worker[Any]] = []
+    specs: list[tuple[Queue, Bodies, list[CronJob[Any]]]] = []
     for queue in queues:
         approvals, grants = tenant.services(queue)
 
@@ -118,39 +119,9 @@ async def two_workers(tenant: Tenant) -> AsyncIterator[Queue]:
                 JobName.GRANT_END: grants.end,
             }
 
-        worker: Worker[Any] = Worker(
-            queue, job_functions(bodies), cron_jobs=[sweep_job(sweep)], concurrency=4
-        )
-        worker.SIGNALS = []
-        workers.append(worker)
-    tasks = [asyncio.create_task(w.start()) for w in workers]
-    try:
+        specs.append((queue, bodies, [sweep_job(sweep)]))
+    async with running(specs):
         yield queues[0]
-    finally:
-        for worker in workers:
-            await worker.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for queue in queues:
-            await queue.disconnect()
-
-
-async def until(condition: Callable[[], Awaitable[bool]]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + PATIENCE_SECONDS
-    while not await condition():
-        assert loop.time() < deadline, "the workers did not get there in time"
-        await asyncio.sleep(0.05)
-
-
-async def settled(queue: Queue) -> None:
-    async def idle() -> bool:
-        return await queue.count("queued") == 0 and await queue.count("active") == 0
-
-    await until(idle)
-    await asyncio.sleep(1.5)  # a scheduler tick or two, for anything a duplicate would queue
-    await until(idle)
 
 
 async def test_prompts_renewal_and_one_removal_at_the_new_end_with_two_workers_and_a_restart(

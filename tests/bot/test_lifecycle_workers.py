@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis.asyncio as redis
 import time_machine
-from saq import Queue, Worker
+from saq import CronJob, Queue
 
 from approvals.audit import AuditAction, RedisStreamAudit
 from approvals.lifecycle import Timings
@@ -24,13 +24,12 @@ from approvals.ports import JobName, NoticeKind
 from approvals.redis_store import RedisRequestStore
 from approvals.service import ApprovalService
 from approvals.testing import InMemoryMembershipWriter, InMemoryNotifier, StaticApprovers
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions, sweep_job
+from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, sweep_job
 from tests.approvals import demo
+from tests.bot.saq_workers import Bodies, running, settled, until
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TIMINGS = Timings(timedelta(days=2), timedelta(days=4), timedelta(days=7))
-# Real seconds any one step may take on a loaded machine before the test gives up on it.
-PATIENCE_SECONDS = 30.0
 
 
 @dataclass
@@ -65,7 +64,7 @@ async def two_workers(tenant: Tenant) -> AsyncIterator[Queue]:
     """Two worker processes as `dlbot worker` builds them (jobs and the per-minute sweep), each
     with its own queue connection and service; stopped on exit."""
     queues = [Queue.from_url(tenant.redis_url, name=QUEUE_NAME) for _ in range(2)]
-    workers: list[Worker[Any]] = []
+    specs: list[tuple[Queue, Bodies, list[CronJob[Any]]]] = []
     for queue in queues:
         service = tenant.service(queue)
 
@@ -86,44 +85,9 @@ async def two_workers(tenant: Tenant) -> AsyncIterator[Queue]:
                 JobName.EXPIRE: service.lifecycle.expire,
             }
 
-        worker: Worker[Any] = Worker(
-            queue,
-            job_functions(bodies),
-            cron_jobs=[sweep_job(sweep)],
-            concurrency=4,
-        )
-        worker.SIGNALS = []
-        workers.append(worker)
-    tasks = [asyncio.create_task(w.start()) for w in workers]
-    try:
+        specs.append((queue, bodies, [sweep_job(sweep)]))
+    async with running(specs):
         yield queues[0]
-    finally:
-        for worker in workers:
-            await worker.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for queue in queues:
-            await queue.disconnect()
-
-
-async def until(condition: Callable[[], Awaitable[bool]]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + PATIENCE_SECONDS
-    while not await condition():
-        assert loop.time() < deadline, "the workers did not get there in time"
-        await asyncio.sleep(0.05)
-
-
-async def settled(queue: Queue) -> None:
-    """Nothing queued or running: whatever was due has run, and what it queued too."""
-
-    async def idle() -> bool:
-        return await queue.count("queued") == 0 and await queue.count("active") == 0
-
-    await until(idle)
-    await asyncio.sleep(1.5)  # a scheduler tick or two, for anything a duplicate would queue
-    await until(idle)
 
 
 async def test_reminder_escalation_and_expiry_each_fire_once_with_two_workers_and_a_restart(

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis.asyncio as redis
 import time_machine
-from saq import Queue, Worker
+from saq import CronJob, Queue
 
 from approvals.audit import AuditAction, RedisStreamAudit
 from approvals.exchange_adapters import ExchangeMembershipWriter
@@ -28,11 +28,12 @@ from approvals.review_store import RedisReviewStore
 from approvals.reviews import Choice, Review
 from approvals.service import ApprovalService
 from approvals.testing import InMemoryNotifier, StaticApprovers
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_functions
+from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue
 from exchange.client import ExchangeClient
 from exchange.sandbox.server import SandboxServer
 from tests.approvals import demo
 from tests.approvals.review_world import ReviewCards
+from tests.bot.saq_workers import Bodies, running, settled, until
 from tests.exchange.conftest import (  # noqa: F401 - fixtures
     ConfigFactory,
     client,
@@ -93,7 +94,7 @@ class Tenant:
 @contextlib.asynccontextmanager
 async def two_workers(tenant: Tenant) -> AsyncIterator[list[ReviewService]]:
     queues = [Queue.from_url(tenant.redis_url, name=QUEUE_NAME) for _ in range(2)]
-    workers: list[Worker[Any]] = []
+    specs: list[tuple[Queue, Bodies, list[CronJob[Any]]]] = []
     services: list[ReviewService] = []
     for queue in queues:
         approvals, reviews = tenant.services(queue)
@@ -118,40 +119,15 @@ async def two_workers(tenant: Tenant) -> AsyncIterator[list[ReviewService]]:
                 JobName.REVIEW_REMOVE: reviews.remove,
             }
 
-        worker: Worker[Any] = Worker(queue, job_functions(bodies), concurrency=4)
-        worker.SIGNALS = []
-        workers.append(worker)
-    tasks = [asyncio.create_task(w.start()) for w in workers]
-    try:
+        specs.append((queue, bodies, []))
+    async with running(specs):
         yield services
-    finally:
-        for worker in workers:
-            await worker.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for queue in queues:
-            await queue.disconnect()
 
 
-async def until(condition: Callable[[], Awaitable[bool]]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + PATIENCE_SECONDS
-    while not await condition():
-        assert loop.time() < deadline, "the workers did not get there in time"
-        await asyncio.sleep(0.05)
-
-
-async def settled(redis_url: str) -> None:
+async def settled_on(redis_url: str) -> None:
     queue = Queue.from_url(redis_url, name=QUEUE_NAME)
-
-    async def idle() -> bool:
-        return await queue.count("queued") == 0 and await queue.count("active") == 0
-
     try:
-        await until(idle)
-        await asyncio.sleep(1.5)  # a scheduler tick or two, for anything a duplicate would queue
-        await until(idle)
+        await settled(queue)
     finally:
         await queue.disconnect()
 
@@ -206,7 +182,7 @@ async def test_one_start_one_removal_and_one_reminder_and_escalation_with_two_wo
                         )
 
                     await until(both_added)
-                    await settled(redis_url)
+                    await settled_on(redis_url)
 
                     traveller.shift(timedelta(days=90, minutes=1))
                     started = await asyncio.gather(
@@ -228,10 +204,10 @@ async def test_one_start_one_removal_and_one_reminder_and_escalation_with_two_wo
                         return not tenant.is_member(demo.GRADY.address)
 
                     await until(grady_gone)
-                    await settled(redis_url)
+                    await settled_on(redis_url)
                     for _ in range(2):  # as a retry, or a second worker's run, would
                         await SaqJobQueue(bot).enqueue(JobName.REVIEW_REMOVE, review.id)
-                    await settled(redis_url)
+                    await settled_on(redis_url)
                     assert tenant.removals() == 1
                     assert tenant.is_member(demo.ALEX.address)
 
@@ -246,9 +222,9 @@ async def test_one_start_one_removal_and_one_reminder_and_escalation_with_two_wo
                     await until(carded(3))
                     traveller.shift(timedelta(days=4))
                     await until(carded(4))
-                    await settled(redis_url)
+                    await settled_on(redis_url)
                     traveller.shift(timedelta(days=30))
-                    await settled(redis_url)
+                    await settled_on(redis_url)
                 finally:
                     await bot.disconnect()
 

@@ -62,6 +62,10 @@ _CAS_ROUNDS = 16
 
 Step = Callable[[ApprovalRequest], ApprovalRequest]
 
+# A request changes a handful of times after its decision; a redraw that keeps finding it
+# changed after this many rounds leaves the rest to the redraw queued by the latest change.
+_REDRAW_ROUNDS = 5
+
 # How many open requests resume_stalled reads from the store at once (it reads them all).
 _SWEEP_PAGE = 100
 
@@ -434,8 +438,24 @@ class ApprovalService:
         await self._executor.execute(request_id)
 
     async def update_cards(self, request_id: str) -> None:
-        """Redraw every posted card to show the request as it is now."""
+        """Redraw every posted card to show the request as it is now.
+
+        Redraws of one request can run at once (one queued at the approval, one at the
+        completion), and the older one's may reach Teams last. So after drawing, the request is
+        read again, and if it changed meanwhile every card is drawn again from the newer state:
+        the last redraw to finish is always of the latest state."""
         request = await self.get(request_id)
+        failures: list[Exception] = []
+        for _ in range(_REDRAW_ROUNDS):
+            failures = await self._redraw(request)
+            latest = await self.get(request_id)
+            if latest.version == request.version:
+                break
+            request = latest
+        if failures:
+            raise failures[0]
+
+    async def _redraw(self, request: ApprovalRequest) -> list[Exception]:
         failures: list[Exception] = []
         for card in request.cards:
             try:
@@ -445,8 +465,7 @@ class ApprovalService:
                     "redrawing %s's card of %s failed: %r", card.approver_id, request.id, exc
                 )
                 failures.append(exc)
-        if failures:
-            raise failures[0]
+        return failures
 
     # Sweeping -----------------------------------------------------------------------------
 

@@ -363,6 +363,38 @@ async def test_one_card_that_cannot_be_redrawn_does_not_keep_the_others_stale(
     assert [card.approver_id for card, _ in harness.notifier.updates] == [demo.LEE.object_id]
 
 
+class ChangedWhileDrawing(InMemoryNotifier):
+    """The request is carried out while its first redraw is on its way to Teams."""
+
+    def __init__(self, harness: Harness) -> None:
+        super().__init__()
+        self.harness = harness
+        self.executed = False
+
+    async def update_card(self, card: CardRef, request: ApprovalRequest) -> None:
+        if not self.executed:
+            self.executed = True
+            await self.harness.service.execute(request.id)
+        await super().update_card(card, request)
+
+
+async def test_a_redraw_that_read_an_older_state_draws_again_so_the_latest_lands_last(
+    harness: Harness,
+) -> None:
+    request = await harness.ask()
+    await harness.run_jobs()
+    await harness.service.decide(request.id, demo.MEGAN, approve=True)
+    harness.notifier = ChangedWhileDrawing(harness)
+
+    await harness.service.update_cards(request.id)  # read APPROVED; COMPLETED meanwhile
+
+    last_drawn = {card.approver_id: drawn.status for card, drawn in harness.notifier.updates}
+    assert last_drawn == {
+        demo.MEGAN.object_id: RequestStatus.COMPLETED,
+        demo.LEE.object_id: RequestStatus.COMPLETED,
+    }
+
+
 async def test_a_requesters_requests_are_listed_newest_first(harness: Harness) -> None:
     first = await harness.ask()
     second = await harness.ask(group=demo.SALES_TEAM)

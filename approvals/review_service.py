@@ -53,6 +53,10 @@ from approvals.state import new_request_id
 
 log = logging.getLogger(__name__)
 
+# A redraw that keeps finding the review changed after this many rounds leaves the rest to the
+# redraw queued by the latest change.
+_REDRAW_ROUNDS = 5
+
 REVIEW_KIND = "review"  # AuditEvent.kind of every review event
 
 _CAS_ROUNDS = 16
@@ -261,9 +265,17 @@ class ReviewService:
         return await self._change(review, partial(reviews.with_card, card=card))
 
     async def update_cards(self, review_id: str) -> None:
+        """Redraw every card of the review. Two redraws of one review can run at once and the
+        older one's may reach Teams last, so a redraw that finds the review changed while it
+        drew draws again (as ApprovalService.update_cards does)."""
         review = await self.get(review_id)
-        for card in review.cards:
-            await self._notifier.update_review(card, review)
+        for _ in range(_REDRAW_ROUNDS):
+            for card in review.cards:
+                await self._notifier.update_review(card, review)
+            latest = await self.get(review_id)
+            if latest.version == review.version:
+                return
+            review = latest
 
     async def remind(self, review_id: str) -> None:
         review = await self.get(review_id)

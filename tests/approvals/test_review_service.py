@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from approvals.models import RequestKind, RequestStatus
+from approvals.models import CardRef, RequestKind, RequestStatus
 from approvals.ports import JobName
 from approvals.review_service import ReviewPolicy
-from approvals.reviews import Choice, NotAReviewer, ReviewClosed
+from approvals.reviews import Choice, NotAReviewer, Review, ReviewClosed, ReviewStatus
 from approvals.testing import InMemoryJobQueue
 from tests.approvals import demo
 from tests.approvals.review_world import ReviewWorld
@@ -349,3 +349,29 @@ async def test_the_sweep_asks_for_removals_a_completed_review_never_asked_for_on
 
     assert world.members() == {demo.ALEX.object_id}
     assert await world.reviews.resume_stalled() == 0  # finished: off the sweeper's index
+
+
+async def test_a_redraw_that_read_an_older_review_draws_again_so_the_latest_lands_last() -> None:
+    world = ReviewWorld()
+    await world.added(demo.ALEX, demo.GRADY)
+    review_id = await started(world)
+    drawn = world.cards.update_review
+    completed = False
+
+    async def completed_while_drawing(card: CardRef, review: Review) -> None:
+        nonlocal completed
+        if not completed:  # an owner finishes while the first redraw is on its way to Teams
+            completed = True
+            await world.reviews.decide(review_id, demo.MEGAN, {}, keep_all=True)
+        await drawn(card, review)
+
+    world.cards.update_review = completed_while_drawing  # type: ignore[method-assign]
+    world.cards.redrawn.clear()
+
+    await world.reviews.update_cards(review_id)
+
+    last = {card.approver_id: review.status for card, review in world.cards.redrawn}
+    assert last == {
+        demo.MEGAN.object_id: ReviewStatus.COMPLETED,
+        demo.LEE.object_id: ReviewStatus.COMPLETED,
+    }

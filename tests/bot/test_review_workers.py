@@ -43,7 +43,6 @@ from tests.exchange.conftest import (  # noqa: F401 - fixtures
 )
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-PATIENCE_SECONDS = 30.0
 REMOVE = "Remove-DistributionGroupMember"
 
 

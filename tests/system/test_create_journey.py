@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from approvals.models import ApprovalRequest, RequestKind, RequestStatus
 from bot.services import Dlbot
@@ -18,8 +17,7 @@ from bot.settings import Settings
 from exchange.models import NewDistributionGroup
 from exchange.sandbox.faults import Fault
 from exchange.sandbox.server import ThreadedSandbox
-from tests.exchange.conftest import DEMO_APP_ID, DEMO_SECRET
-from tests.playground.harness import PEOPLE, SANDBOX_TENANT_ID, Playground, eventually
+from tests.playground.harness import PEOPLE, Playground, eventually
 from tests.system.conftest import cards_out, members, said, tell
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -31,22 +29,13 @@ NEW_GROUP = "New-DistributionGroup"
 
 
 @pytest.fixture(scope="module")
-def playground_settings(redis_server: str, sandbox: ThreadedSandbox) -> Settings:
-    return Settings(
-        _env_file=None,
-        redis_url=redis_server,
-        allowed_tenants=SANDBOX_TENANT_ID,
-        exchange_base_url=sandbox.base_url,
-        exchange_authority=sandbox.base_url,
-        exchange_tenant=sandbox.tenant_id,
-        exchange_client_id=DEMO_APP_ID,
-        exchange_client_secret=SecretStr(DEMO_SECRET),
-        exchange_ca_file=sandbox.ca_file,
-        exchange_retry_backoff_seconds=0.01,
-        fallback_approvers="adelev@contoso.com",
-        # The IT approvers (both reachable in the Playground); the tenant's blocked words.
-        create_approvers="adelev@contoso.com,nestorw@contoso.com",
-        naming_blocked_words="ceo,payroll-all,everyone",
+def playground_settings(playground_settings: Settings) -> Settings:
+    return playground_settings.model_copy(
+        update={
+            # The IT approvers (both reachable in the Playground); the tenant's blocked words.
+            "create_approvers": "adelev@contoso.com,nestorw@contoso.com",
+            "naming_blocked_words": "ceo,payroll-all,everyone",
+        }
     )
 
 

@@ -2,22 +2,26 @@
 worker, so the process measured is the one that answers turns), on a port of its own.
 
     python bench/dlbot_server.py --port P --redis-url URL --sandbox-env .../sandbox.env \
-        --tenant-id T [--variant fixed|round-two|fingerprint|pooled|safe-codes|stock]
+        --tenant-id T [--variant fixed|round-three|round-two|fingerprint|pooled|safe-codes|stock]
         [--sync-people]
 
 --variant says which of the fixes are on, so the bench can measure each change against the
-state before it: `stock` (none: the SDK as shipped), `safe-codes` (msrest's retry policy fix),
-`pooled` (that, and kept connector clients, bot/connector_pool.py), `fingerprint` (that, and the
-state fingerprint of bot/sdk_fixes.py), `fixed` (that, and the second round: the state codec of
-bot/storage.py, the reference built in one msrest pass once per sender and chat in
-bot/references.py, the choice tokenizer's memo of bot/sdk_fixes.py and the kept clients' skipped
-validation in bot/connector_pool.py), `round-two` (all that), `fixed` (that, and the third
-round: the conversation state read in the round trip that takes the turn lock, bot/app.py and
-bot/turn_lock.py, and the outgoing activity copied through pickle, bot/sdk_fixes.py:
-everything, as dlbot ships). Every variant but `fixed` reads the state on its own round trip;
-every variant but `fixed` and `round-two` stores state with jsonpickle and builds the
-reference every turn as before; those with kept clients still validate. The turn lock's
-renewal from a timer (bot/turn_lock.py, third round) is in every variant.
+state before it, each variant one round more than the one before:
+- `stock`: none, the SDK as shipped;
+- `safe-codes`: msrest's retry policy fix;
+- `pooled`: that, and kept connector clients (bot/connector_pool.py);
+- `fingerprint`: that, and the state fingerprint of bot/sdk_fixes.py;
+- `round-two`: that, and the second round: the state codec of bot/storage.py, the reference
+  built in one msrest pass once per sender and chat (bot/references.py), the choice
+  tokenizer's memo (bot/sdk_fixes.py) and the kept clients' skipped validation;
+- `round-three`: that, and the third round: the conversation state read in the round trip
+  that takes the turn lock (bot/app.py, bot/turn_lock.py) and the outgoing activity copied
+  through pickle (bot/sdk_fixes.py);
+- `fixed`: that, and the fourth round, everything as dlbot ships: activities read and replies
+  written through the class plans of bot/schema_codec.py, the preloaded state serving every
+  read of its turn (bot/storage.py), the references written by EVALSHA alone
+  (bot/references.py), and the people pointer kept for a moment (skills/people_store.py).
+The turn lock's renewal from a timer (bot/turn_lock.py, third round) is in every variant.
 --sync-people reads every person from the sandbox into Redis first (the first process of a run
 does it, once).
 """
@@ -39,11 +43,13 @@ import jsonpickle  # type: ignore[import-untyped]  # noqa: E402
 from botbuilder.schema import ConversationReference  # noqa: E402
 
 import bot.adapter  # noqa: E402
+import bot.app  # noqa: E402
 import bot.connector_pool  # noqa: E402
 import bot.references  # noqa: E402
 import bot.sdk_fixes  # noqa: E402
 import bot.storage  # noqa: E402
 import bot.turn_lock  # noqa: E402
+import skills.people_store  # noqa: E402
 from bot.run import serving, until_stopped  # noqa: E402
 from bot.services import running  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -93,11 +99,54 @@ def _hold_reading_nothing(
     return _hold(self, conversation_id)  # the state is read on its own round trip, as before
 
 
+class _MsrestReadsActivities:
+    def decode(self, cls: Any, data: Any) -> None:
+        return None  # bot/app.py then reads the activity through msrest, as before
+
+
+def _preloaded_once(self: bot.storage.RedisStorage, key: str) -> Any:
+    """The preload as it was: it served the first read of the turn only."""
+    preloaded = bot.storage._PRELOADED.get()
+    if preloaded is None or preloaded.storage is not self or preloaded.key != key:
+        return None
+    row, preloaded.row = preloaded.row, None
+    return row
+
+
+async def _write_through_script_objects(
+    self: bot.references.ConversationReferences, records: dict[str, str]
+) -> int:
+    """The references' write as it was: redis-py's script objects in the pipeline (which ask
+    SCRIPT EXISTS in a round trip of their own before it runs)."""
+    now = bot.references.time.monotonic()
+    changed = {key: value for key, value in records.items() if not self._known(key, value, now)}
+    if not changed:
+        return 0
+    async with self._redis.pipeline(transaction=False) as pipe:
+        for key, value in changed.items():
+            await self._set_if_different(keys=[self._ns + key], args=[value], client=pipe)
+        results = await pipe.execute()
+    for key in changed:
+        self._memory[key] = (changed[key], now)
+        self._memory.move_to_end(key)
+    return sum(int(result) for result in results)
+
+
+def _without_round_four() -> None:
+    bot.app._SCHEMA = _MsrestReadsActivities()  # type: ignore[assignment]
+    bot.connector_pool._plan_bodies = lambda serializer: None
+    bot.storage.RedisStorage._preloaded_row = _preloaded_once  # type: ignore[method-assign]
+    bot.references.ConversationReferences._write = _write_through_script_objects  # type: ignore[method-assign]
+    skills.people_store.POINTER_FRESH_SECONDS = 0.0  # type: ignore[misc]  # read the pointer each time
+
+
 def choose_variant(variant: str) -> None:
     """Undo, for this process, the fixes the variant goes without."""
     if variant != "fixed":
+        _without_round_four()
+    if variant not in ("fixed", "round-three"):
         bot.turn_lock.TurnLock.hold = _hold_reading_nothing  # type: ignore[assignment,method-assign]
-    if variant not in ("fixed", "round-two"):
+    if variant not in ("fixed", "round-three", "round-two"):
         bot.storage._encoded = _jsonpickle_encoded
         bot.connector_pool._new_client = _validating_client
         bot.references.ConversationReferences._reference_of = _reference_every_turn  # type: ignore[method-assign]
@@ -149,7 +198,15 @@ if __name__ == "__main__":
     parser.add_argument("--tenant-id", required=True)
     parser.add_argument(
         "--variant",
-        choices=("fixed", "round-two", "fingerprint", "pooled", "safe-codes", "stock"),
+        choices=(
+            "fixed",
+            "round-three",
+            "round-two",
+            "fingerprint",
+            "pooled",
+            "safe-codes",
+            "stock",
+        ),
         default="fixed",
     )
     parser.add_argument("--sync-people", action="store_true")

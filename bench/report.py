@@ -20,7 +20,8 @@ NAMES = {
     "echo-stock": "echo sample, stock SDK (the peer)",
     "echo-floor": "echo sample + safe_codes fix (the floor)",
     "dlbot-fixed": "dlbot search-and-pick, as shipped",
-    "dlbot-round-two": "dlbot, without the state read with the lock and the pickled copy",
+    "dlbot-round-three": "dlbot, without the schema plans and the saved round trips",
+    "dlbot-round-two": "dlbot, also without the state read with the lock and the pickled copy",
     "dlbot-fingerprint": "dlbot, also without the state codec and the kept reference",
     "dlbot-pooled": "dlbot, also without the state fingerprint",
     "dlbot-safe-codes": "dlbot, also without kept connector clients",
@@ -125,11 +126,19 @@ def render(figures: dict[str, Any], sections: list[tuple[str, str]], seconds: fl
         ),
         (
             "dlbot: + state read with the lock, pickled copy, CPU/turn",
-            "dlbot_fixed_cpu_vs_dlbot_round_two",
+            "dlbot_round_three_cpu_vs_dlbot_round_two",
         ),
         (
             "dlbot: + state read with the lock, pickled copy, turns/s",
-            "dlbot_fixed_tps_vs_dlbot_round_two",
+            "dlbot_round_three_tps_vs_dlbot_round_two",
+        ),
+        (
+            "dlbot: + schema plans, saved round trips, CPU/turn",
+            "dlbot_fixed_cpu_vs_dlbot_round_three",
+        ),
+        (
+            "dlbot: + schema plans, saved round trips, turns/s",
+            "dlbot_fixed_tps_vs_dlbot_round_three",
         ),
         ("dlbot: all fixes, CPU/turn", "dlbot_fixed_cpu_vs_dlbot_stock"),
         ("dlbot: all fixes, turns/s", "dlbot_fixed_tps_vs_dlbot_stock"),

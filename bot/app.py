@@ -46,6 +46,7 @@ from bot.invoke import error_invoke_response, send_invoke_response
 from bot.logs import bind_correlation, fresh_context, new_correlation_id
 from bot.messenger import ProactiveMessenger
 from bot.references import ConversationReferences, ReferenceMiddleware
+from bot.schema_codec import SchemaCodec
 from bot.settings import Settings
 from bot.storage import RedisStorage, conversation_state_key
 from bot.turn_lock import TurnLock, TurnLockTimeout
@@ -174,6 +175,11 @@ async def _tell_unavailable(
         return None
 
 
+# Reads activities as msrest does, a quarter of the work (bot/schema_codec.py); the models are
+# those msrest's Activity.deserialize resolves type names in.
+_SCHEMA = SchemaCodec(Activity._infer_class_models())
+
+
 def _activity(body: Any) -> Activity | None:
     """The activity in `body`, or None. The fields every turn needs are checked on the raw
     JSON: msrest turns a number into a string where it expects one."""
@@ -188,6 +194,9 @@ def _activity(body: Any) -> Activity | None:
     )
     if not all(isinstance(value, str) and value for value in required):
         return None
+    planned = _SCHEMA.decode(Activity, body)
+    if planned is not None:
+        return cast(Activity, planned)
     try:
         return Activity().deserialize(body)
     except Exception:  # msrest raises several kinds on wrongly typed fields

@@ -29,6 +29,7 @@ from typing import Any
 from botbuilder.core import Middleware, TurnContext
 from botbuilder.schema import ChannelAccount, ConversationReference
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from bot.adapter import activity_tenant_id
 
@@ -175,12 +176,22 @@ class ConversationReferences:
         if not changed:
             return 0
         # One script per key (keys of different hash slots can't share one on Redis Cluster),
-        # all in one round trip.
+        # all in one round trip. By EVALSHA: a redis-py script in a pipeline first asks SCRIPT
+        # EXISTS, a round trip of its own every time. A server that lost the script (a
+        # restart, SCRIPT FLUSH) answers NOSCRIPT, and those keys go through the script
+        # object, which loads it.
+        sha = self._set_if_different.sha
         async with self._redis.pipeline(transaction=False) as pipe:
             for key, value in changed.items():
-                await self._set_if_different(keys=[self._ns + key], args=[value], client=pipe)
-            results = await pipe.execute()
-        count = sum(int(result) for result in results)
+                pipe.evalsha(sha, 1, self._ns + key, value)
+            results = await pipe.execute(raise_on_error=False)
+        count = 0
+        for (key, value), result in zip(changed.items(), results, strict=True):
+            if isinstance(result, NoScriptError):
+                result = await self._set_if_different(keys=[self._ns + key], args=[value])
+            elif isinstance(result, Exception):
+                raise result
+            count += int(result)
         for key in changed:
             self._memory[key] = (changed[key], now)
             self._memory.move_to_end(key)

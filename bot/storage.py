@@ -18,9 +18,11 @@ says which wrote it (`_CODEC_PREFIX`), so documents jsonpickle wrote are read as
 jsonpickle decodes with safe=True (no eval); Redis is trusted infrastructure, like the SDK's
 blob container.
 
-A turn's first read of its conversation state can be served by what the turn lock read in the
-round trip that took the lock (`preloaded`, bot/app.py): the lock was ours when it was read, so
-it is what a read moments later returns; it serves one read, and a write or delete drops it.
+A turn's reads of its conversation state are served by what the turn lock read in the round
+trip that took the lock (`preloaded`, bot/app.py): the lock was ours when it was read, and only
+turns holding that lock write conversation state, so it is what Redis would return until the
+turn itself writes or deletes it, which drops it. (botbuilder reads an empty state again at
+every property access, so a conversation's first turn read it twice from Redis.)
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def conversation_state_key(channel_id: str, conversation_id: str) -> str:
 class _Preloaded:
     storage: RedisStorage
     key: str
-    row: list[Any] | None  # None once read, written or deleted: then Redis is asked again
+    row: list[Any] | None  # None once written or deleted: then Redis is asked again
 
 
 # The item a turn read when it took its conversation's lock (bot/app.py, bot/turn_lock.py).
@@ -149,9 +151,9 @@ class RedisStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
 
     @contextmanager
     def preloaded(self, key: str, row: list[Any] | None) -> Iterator[None]:
-        """Within the block (a turn), the first read of `key` takes `row`, its fields as read
-        under the turn lock moments before, instead of asking Redis again; a write or delete of
-        `key` first drops it. `row` None preloads nothing."""
+        """Within the block (a turn holding the conversation's lock), reads of `key` take
+        `row`, its fields as read under the lock, instead of asking Redis again, until a write
+        or delete of `key` drops it. `row` None preloads nothing."""
         if row is None:
             yield
             return
@@ -161,12 +163,11 @@ class RedisStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
         finally:
             _PRELOADED.reset(token)
 
-    def _take_preloaded(self, key: str) -> list[Any] | None:
+    def _preloaded_row(self, key: str) -> list[Any] | None:
         preloaded = _PRELOADED.get()
         if preloaded is None or preloaded.storage is not self or preloaded.key != key:
             return None
-        row, preloaded.row = preloaded.row, None
-        return row
+        return preloaded.row
 
     def _forget_preloaded(self, keys: Iterable[str]) -> None:
         preloaded = _PRELOADED.get()
@@ -181,7 +182,7 @@ class RedisStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
             return {}
         rows: dict[str, list[Any]] = {}
         for key in wanted:
-            row = self._take_preloaded(key)
+            row = self._preloaded_row(key)
             if row is not None:
                 rows[key] = row
         asked = [key for key in wanted if key not in rows]

@@ -7,8 +7,12 @@ Keys (one hash tag, so they share a Redis Cluster slot):
 
 A sync (refresh_people) writes a new version a page of Get-User at a time, with pipelined
 HSETs (memory holds one page whatever the tenant's size), then switches the pointer with one
-SET; the old version expires after a grace period. A read is two round trips to Redis (the
-pointer, then one HGET) against one or two Exchange calls (skills.exchange_directory.person).
+SET; the old version expires after a grace period. A read is one HGET against one or two
+Exchange calls (skills.exchange_directory.person): the pointer is read again only when the copy
+this process holds is older than POINTER_FRESH_SECONDS. That is safe because a version never
+changes once published and stays readable for the grace period after it is replaced: a reader
+one sync behind for a second or two reads a complete, correct snapshot, and someone it lacks is
+asked of Exchange.
 
 CachedPersonDirectory answers `person()` from the snapshot and falls back to Exchange for
 someone the last sync did not see (a new hire since), or when Redis fails.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -35,6 +40,9 @@ log = logging.getLogger(__name__)
 FORMAT: Final = 1
 PREFIX: Final = "{dlbot:people}"
 PEOPLE_PER_ROUND_TRIP: Final = 1000  # HSET fields per pipeline: about 250 kB
+# How long a process reads people through the version it last saw before asking for the
+# pointer again (far below OLD_VERSION_GRACE_SECONDS, so that version is still there).
+POINTER_FRESH_SECONDS: Final = 2.0
 # Accounts a person signs in to Teams with (the same as approvals counts as people).
 PERSON_TYPES: Final = frozenset({"UserMailbox", "MailUser", "GuestMailUser", "User"})
 
@@ -77,10 +85,19 @@ class PersonLookup(Protocol):
 
 
 class PersonSnapshotStore:
-    def __init__(self, redis: Redis, *, prefix: str = PREFIX) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = PREFIX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._current = f"{prefix}:current"
+        self._clock = clock
+        # The live version as last read, and when: (version, clock()).
+        self._pointer: tuple[str, float] | None = None
 
     def _version_key(self, version: str) -> str:
         return f"{self._prefix}:v:{version}"
@@ -118,16 +135,28 @@ class PersonSnapshotStore:
                 "format": FORMAT,
             },
         )
+        self._pointer = (version, self._clock())  # this process reads its own sync at once
         return count
 
     async def get(self, object_id: str) -> PersonRecord | None:
         """The person of the live snapshot; None before any sync or when the sync missed them."""
-        raw_pointer = await self._redis.get(self._current)
-        if raw_pointer is None:
+        version = await self._live_version()
+        if version is None:
             return None
-        version = _parse_pointer(raw_pointer)["version"]
         raw = await self._redis.hget(self._version_key(version), object_id.casefold())  # type: ignore[misc]
         return None if raw is None else _from_json(json.loads(raw))
+
+    async def _live_version(self) -> str | None:
+        now = self._clock()
+        if self._pointer is not None and now - self._pointer[1] < POINTER_FRESH_SECONDS:
+            return self._pointer[0]
+        raw_pointer = await self._redis.get(self._current)
+        if raw_pointer is None:
+            self._pointer = None
+            return None
+        version = str(_parse_pointer(raw_pointer)["version"])
+        self._pointer = (version, now)
+        return version
 
     async def count(self) -> int | None:
         """How many people the live snapshot holds; None before any sync."""

@@ -91,6 +91,28 @@ async def test_an_unchanged_reference_costs_no_redis_call(
     assert not any(name.startswith("cmdstat_eval") for name in stats)
 
 
+async def test_a_new_chat_is_written_by_evalsha_alone_without_asking_for_the_script(
+    references: ConversationReferences, client: redis.Redis
+) -> None:
+    await references.remember(activity(conversation_id="a:warm-up"))  # the script is loaded
+    await client.config_resetstat()
+    assert await references.remember(activity(conversation_id="a:personal-new")) == 2
+    stats = await client.info("commandstats")
+    # redis-py's SCRIPT EXISTS (cmdstat_script|exists) would be a round trip of its own.
+    assert not any(name.startswith("cmdstat_script") for name in stats)
+    assert stats["cmdstat_evalsha"]["calls"] == 2
+
+
+async def test_a_server_that_lost_the_script_still_stores_every_record(
+    references: ConversationReferences, client: redis.Redis
+) -> None:
+    await references.remember(activity(conversation_id="a:warm-up"))
+    await client.script_flush()  # as after a Redis restart
+    assert await references.remember(activity(conversation_id="a:personal-new")) == 2
+    reference = await references.for_conversation("a:personal-new")
+    assert reference is not None and reference.user.aad_object_id == ALEX_OBJECT_ID
+
+
 async def test_another_process_that_meets_the_same_person_writes_nothing(
     client: redis.Redis,
 ) -> None:

@@ -296,18 +296,29 @@ async def _row_of(client: redis.Redis, storage: RedisStorage, key: str) -> list[
     return list(await client.hmget(hash_key, list(fields)))
 
 
-async def test_the_first_read_of_a_preloaded_item_takes_the_preload_not_redis(
+async def test_every_read_of_a_preloaded_item_takes_the_preload_not_redis(
     storage: RedisStorage, client: redis.Redis
 ) -> None:
     await storage.write({"conv": {"count": 1}})
     row = await _row_of(client, storage, "conv")
-    await storage.write({"conv": {"count": 2}})  # Redis now holds something else
+    await client.hset(storage.fields_of("conv")[0], "doc", "not a document")  # not asked again
     with storage.preloaded("conv", row):
         first = await storage.read(["conv", "other"])
+        first["conv"]["count"] = 9  # each read gives a fresh copy, as Redis would
         second = await storage.read(["conv"])
-    assert first["conv"]["count"] == 1
     assert "other" not in first
-    assert second["conv"]["count"] == 2  # read once, then Redis is asked again
+    assert second["conv"]["count"] == 1
+    assert second["conv"]["e_tag"] == first["conv"]["e_tag"]
+
+
+async def test_a_preloaded_absent_item_stays_absent_for_every_read_of_the_turn(
+    storage: RedisStorage, client: redis.Redis
+) -> None:
+    row = await _row_of(client, storage, "conv")
+    await client.hset(storage.fields_of("conv")[0], "doc", "not a document")
+    with storage.preloaded("conv", row):
+        assert await storage.read(["conv"]) == {}
+        assert await storage.read(["conv"]) == {}
 
 
 async def test_a_preloaded_absent_item_reads_as_absent(

@@ -21,13 +21,14 @@ from skills.index_store import (
 )
 from skills.memory_directory import InMemoryListDirectory
 from skills.people_store import (
-    PREFIX as PEOPLE_PREFIX,
-)
-from skills.people_store import (
+    POINTER_FRESH_SECONDS,
     CachedPersonDirectory,
     PersonRecord,
     PersonSnapshotStore,
     refresh_people,
+)
+from skills.people_store import (
+    PREFIX as PEOPLE_PREFIX,
 )
 from skills.ports import DirectoryList
 from tests.skills.conftest import CallCounter
@@ -203,6 +204,35 @@ async def test_a_new_people_sync_replaces_the_old_one_whole(
     assert await people_store.get(MEGAN) == record(MEGAN, "Megan")
     (old,) = old_versions
     assert 0 < await redis.ttl(old) <= 600  # replicas reading it finish, then it goes
+
+
+async def test_a_person_lookup_reads_the_pointer_once_while_it_is_fresh(redis: Redis) -> None:
+    await refresh_people(People([record(ALEX, "Alex")]), PersonSnapshotStore(redis))
+    replica = PersonSnapshotStore(redis)  # another process: it never saw the pointer
+    await redis.config_resetstat()
+
+    for _ in range(3):
+        assert await replica.get(ALEX) == record(ALEX, "Alex")
+
+    stats = await redis.info("commandstats")
+    assert stats["cmdstat_get"]["calls"] == 1
+    assert stats["cmdstat_hget"]["calls"] == 3
+
+
+async def test_a_replica_reads_another_processs_sync_once_its_pointer_is_stale(
+    redis: Redis,
+) -> None:
+    now = [100.0]
+    replica = PersonSnapshotStore(redis, clock=lambda: now[0])
+    await refresh_people(People([record(ALEX, "Alex")]), PersonSnapshotStore(redis))
+    assert await replica.get(ALEX) == record(ALEX, "Alex")
+
+    await refresh_people(People([record(ALEX, "Alex Wilber")]), PersonSnapshotStore(redis))
+    now[0] += POINTER_FRESH_SECONDS / 2
+    # One sync behind, the replica reads the old version, whole and still there.
+    assert await replica.get(ALEX) == record(ALEX, "Alex")
+    now[0] += POINTER_FRESH_SECONDS
+    assert await replica.get(ALEX) == record(ALEX, "Alex Wilber")
 
 
 async def test_a_people_sync_that_fails_midway_leaves_the_old_snapshot_in_place(

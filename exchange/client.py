@@ -55,6 +55,8 @@ UNLIMITED = "Unlimited"
 # Connection failures that prove the request never reached Exchange; every other transport
 # failure may have happened after Exchange ran the cmdlet (the lost-response case).
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The `failure` of an attempt Exchange answered 401 and ExchangeAuth sent again on a new token.
+TOKEN_REFUSED = "token refused, renewing"
 
 
 class CallObserver(Protocol):
@@ -366,12 +368,14 @@ class ExchangeClient:
 
     async def _post(self, call: _Call, url: str, body: bytes) -> Page:
         retries = 0
+        attempt = 0  # every round trip, the ones ExchangeAuth repeats on a 401 included
         while True:
             started = time.monotonic()
+            attempt += 1
             try:
-                response = await self._send_once(call, url, body)
+                response, refusals = await self._send_once(call, url, body)
             except httpx.TransportError as exc:
-                self._log_attempt(call, retries + 1, started, None, type(exc).__name__)
+                self._log_attempt(call, attempt, started, None, type(exc).__name__)
                 if not isinstance(exc, _NOT_SENT):
                     call.lost_response = True
                 if retries >= self._retry.max_retries:
@@ -392,7 +396,16 @@ class ExchangeClient:
                     delay,
                 )
             else:
-                self._log_attempt(call, retries + 1, started, response.status, "")
+                # A 401 is answered inside httpx's send (ExchangeAuth renews the token and sends
+                # again): each refused round trip gets its own line, so two trips read as two.
+                for refused in refusals:
+                    seconds = refused.elapsed.total_seconds()
+                    self._log_attempt(
+                        call, attempt, started, refused.status_code, TOKEN_REFUSED, seconds=seconds
+                    )
+                    started += seconds
+                    attempt += 1
+                self._log_attempt(call, attempt, started, response.status, "")
                 if response.status == 200:
                     return parse_page(response, cmdlet=call.cmdlet, request_id=call.request_id)
                 error = error_from_response(
@@ -416,17 +429,30 @@ class ExchangeClient:
             await asyncio.sleep(delay)
 
     def _log_attempt(
-        self, call: _Call, attempt: int, started: float, status: int | None, failure: str
+        self,
+        call: _Call,
+        attempt: int,
+        started: float,
+        status: int | None,
+        failure: str,
+        *,
+        seconds: float | None = None,
     ) -> None:
         # One line per HTTP attempt: with the correlation id the caller bound, this is what ties
         # a request in dlbot to Exchange's own logs (client-request-id).
-        elapsed_ms = round((time.monotonic() - started) * 1000)
+        if seconds is None:
+            seconds = time.monotonic() - started
+        elapsed_ms = round(seconds * 1000)
+        if status is None:
+            outcome = failure
+        else:
+            outcome = f"HTTP {status}, {failure}" if failure else f"HTTP {status}"
         log.info(
             "%s [%s] attempt %d: %s in %d ms",
             call.cmdlet,
             call.request_id,
             attempt,
-            f"HTTP {status}" if status is not None else failure,
+            outcome,
             elapsed_ms,
             extra={
                 "cmdlet": call.cmdlet,
@@ -438,7 +464,10 @@ class ExchangeClient:
             },
         )
 
-    async def _send_once(self, call: _Call, url: str, body: bytes) -> RawResponse:
+    async def _send_once(
+        self, call: _Call, url: str, body: bytes
+    ) -> tuple[RawResponse, list[httpx.Response]]:
+        """The answer, and the 401s ExchangeAuth answered by renewing the token and resending."""
         headers = {
             **self._headers,
             "X-CmdletName": call.cmdlet,
@@ -451,11 +480,13 @@ class ExchangeClient:
             raw = b"".join([chunk async for chunk in response.aiter_raw()])
         finally:
             await response.aclose()
+        # With redirects not followed, httpx's history holds only the auth flow's earlier tries.
+        refusals = [earlier for earlier in response.history if earlier.status_code == 401]
         return RawResponse(
             status=response.status_code,
             headers={name.lower(): value for name, value in response.headers.items()},
             body=decode_body(raw, response.headers.get("content-encoding", "")),
-        )
+        ), refusals
 
 
 def _search_parameters(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from exchange.sandbox.tenant import CmdletError, Tenant
+from exchange.sandbox.cmdlet_outcome import CmdletError
+from exchange.sandbox.tenant import Tenant
 
 NOT_FOUND: Final = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 AMBIGUOUS: Final = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException"

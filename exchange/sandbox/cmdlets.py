@@ -36,6 +36,7 @@ from exchange.sandbox.cmdlet_errors import (
     not_found,
     object_not_found,
 )
+from exchange.sandbox.cmdlet_outcome import CmdletError, CmdletResult
 from exchange.sandbox.cmdlets_read import (
     DEFAULT_SIZE_WARNING,
     EXPLICIT_SIZE_WARNING,
@@ -82,7 +83,7 @@ from exchange.sandbox.parameters import (
     ParamKind,
     bind,
 )
-from exchange.sandbox.tenant import CmdletError, CmdletResult, Tenant
+from exchange.sandbox.tenant import Tenant
 
 __all__ = [
     # cmdlet_errors.py

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from exchange.sandbox.cmdlet_errors import ambiguous, binding_error, not_found
+from exchange.sandbox.cmdlet_outcome import CmdletResult
 from exchange.sandbox.filters import (
     GROUP_FILTERABLE,
     RECIPIENT_FILTERABLE,
@@ -21,7 +22,8 @@ from exchange.sandbox.filters import (
 from exchange.sandbox.identity import Accept, is_distribution_group, matching, resolve_group
 from exchange.sandbox.objects import group_object, recipient_object, user_object
 from exchange.sandbox.parameters import Bound
-from exchange.sandbox.tenant import CmdletResult, Group, Recipient, Tenant, User
+from exchange.sandbox.recipients import Group, Recipient, User
+from exchange.sandbox.tenant import Tenant
 
 DEFAULT_SIZE_WARNING: Final = (
     "By default, only the first {n} items are returned. Use the ResultSize parameter to specify "

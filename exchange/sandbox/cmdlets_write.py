@@ -21,19 +21,13 @@ from exchange.sandbox.cmdlet_errors import (
     binding_error,
     fail,
 )
+from exchange.sandbox.cmdlet_outcome import CmdletError, CmdletResult
+from exchange.sandbox.directory_names import ALIAS_PATTERN, derive_alias
 from exchange.sandbox.identity import resolve_group, resolve_one
 from exchange.sandbox.objects import group_object
 from exchange.sandbox.parameters import Bound
-from exchange.sandbox.tenant import (
-    ALIAS_PATTERN,
-    MAILBOX_TYPES,
-    CmdletError,
-    CmdletResult,
-    Group,
-    Recipient,
-    Tenant,
-    derive_alias,
-)
+from exchange.sandbox.recipients import MAILBOX_TYPES, Group, Recipient
+from exchange.sandbox.tenant import Tenant
 
 MAX_NEW_GROUP_MEMBERS: Final = 10_000
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .cmdlet_outcome import CmdletError
 from .faults import Fault
 from .responses import json_response
-from .tenant import CmdletError
 
 if TYPE_CHECKING:
     from .server import SandboxServer

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from exchange.sandbox import opath
-from exchange.sandbox.tenant import Group, Recipient, Tenant, User, split_dn
+from exchange.sandbox.directory_names import split_dn
+from exchange.sandbox.recipients import Group, Recipient, User
+from exchange.sandbox.tenant import Tenant
 
 Getter = Callable[[Tenant, Recipient], opath.FilterValue]
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from exchange.sandbox import opath
 from exchange.sandbox.cmdlet_errors import ambiguous, not_found, object_not_found
-from exchange.sandbox.tenant import Group, Recipient, Tenant
+from exchange.sandbox.recipients import Group, Recipient
+from exchange.sandbox.tenant import Tenant
 
 Accept = Callable[[Recipient], bool]
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from aiohttp import web
 
+from .cmdlet_outcome import CmdletError, CmdletResult
 from .faults import EXECUTING_KINDS, Fault
 from .responses import (
     ExchangeError,
@@ -40,7 +41,6 @@ from .responses import (
     unauthorized,
 )
 from .state import MAX_LOGGED_REQUESTS, MAX_PAGE_SIZE, LoggedRequest
-from .tenant import CmdletError, CmdletResult
 from .tokens import InvalidAccessToken
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from exchange.sandbox.tenant import Group, Recipient, Tenant, User
+from exchange.sandbox.recipients import Group, Recipient, User
+from exchange.sandbox.tenant import Tenant
 
 COLLECTION: Final = "#Collection(String)"
 

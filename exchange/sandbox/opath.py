@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from exchange.sandbox.tenant import CmdletError
+from exchange.sandbox.cmdlet_outcome import CmdletError
 
 SINGLE_QUOTES: Final = "'\u2018\u2019\u201a\u201b"
 DOUBLE_QUOTES: Final = '"\u201c\u201d\u201e'

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from exchange.sandbox.cmdlet_errors import binding_error
-from exchange.sandbox.tenant import CmdletResult, Tenant
+from exchange.sandbox.cmdlet_outcome import CmdletResult
+from exchange.sandbox.tenant import Tenant
 
 DEFAULT_RESULT_SIZE: Final = 1000
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from .tokens import EXCHANGE_APP_ID
+from .entra_protocol import EXCHANGE_APP_ID
 
 _ODATA_JSON = (
     "application/json;odata.metadata=minimal;odata.streaming=true;"

@@ -1,5 +1,5 @@
 """The sandbox's HTTPS server: Exchange Online's InvokeCommand endpoint, the Entra ID stand-in
-(tokens.py), fault injection (faults.py) and the /_sandbox/ control endpoints.
+(entra_endpoints.py), fault injection (faults.py) and the /_sandbox/ control endpoints.
 
 This is a TEST DOUBLE of a remote service, used by demos and by the test suite. The product talks
 to it only over HTTPS, exactly as it talks to outlook.office365.com; nothing here may ever become
@@ -33,12 +33,14 @@ from typing import Any
 
 from aiohttp import web
 
+from .app_registration import AppRegistration
 from .control import ControlApi
+from .entra_endpoints import EntraEndpoints
 from .faults import Fault, FaultPlan
 from .invoke import RATE_LIMIT, Drop, InvokeCommand
 from .responses import status_name
 from .state import MAX_LOGGED_REQUESTS, MAX_PAGE_SIZE, ErrorFormat, LoggedRequest, SandboxSettings
-from .tenant import AppRegistration, Tenant
+from .tenant import Tenant
 from .threaded import ThreadedSandbox
 from .tls import SandboxKeys, ensure_keys
 from .tokens import TokenService
@@ -226,7 +228,7 @@ class SandboxServer:
             client_max_size=16 * 1024 * 1024,
         )
         self._invoke_command.add_routes(app)
-        self.tokens.add_routes(app)
+        EntraEndpoints(self.tokens).add_routes(app)
         control = ControlApi(self)
         control.add_routes(app)
         return app

@@ -12,9 +12,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .app_registration import AppRegistration
 from .faults import Fault
 from .state import LoggedRequest, SandboxSettings
-from .tenant import AppRegistration, Tenant
+from .tenant import Tenant
 from .tls import SandboxKeys
 from .tokens import TokenService
 

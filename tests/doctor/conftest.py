@@ -16,8 +16,9 @@ import pytest
 
 from bot.doctor import CheckResult, Status, diagnose, exit_code, render
 from bot.settings import Settings
+from exchange.sandbox.recipients import Group
 from exchange.sandbox.server import SandboxServer
-from exchange.sandbox.tenant import Group, Tenant
+from exchange.sandbox.tenant import Tenant
 from tests.exchange.conftest import DEMO_APP_ID, DEMO_SECRET
 
 BOT_APP_ID = "5e1f0c1a-94d2-4b8e-8f0c-2d7f4b6a9e31"

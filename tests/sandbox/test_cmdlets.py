@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from exchange.sandbox.cmdlet_outcome import CmdletError, CmdletResult
 from exchange.sandbox.cmdlets import DEFAULT_SIZE_WARNING, EXPLICIT_SIZE_WARNING
 from exchange.sandbox.generate import generate_tenant
-from exchange.sandbox.tenant import CmdletError, CmdletResult, NamingPolicy, Tenant
+from exchange.sandbox.tenant import NamingPolicy, Tenant
 
 APP = "913f363f-a3cf-4f31-9f81-0164ec18b77b"
 ALEX = "9e986098-d981-4a25-9a89-5bf689ff5e3c"

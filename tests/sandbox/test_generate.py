@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from exchange.sandbox.generate import generate_tenant, main, synthetic_users
-from exchange.sandbox.tenant import Group, Tenant, User
+from exchange.sandbox.recipients import Group, User
+from exchange.sandbox.tenant import Tenant
 
 APP = "913f363f-a3cf-4f31-9f81-0164ec18b77b"
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchange.sandbox import opath
-from exchange.sandbox.tenant import CmdletError
+from exchange.sandbox.cmdlet_outcome import CmdletError
 
 PROPS = (
     "Name",

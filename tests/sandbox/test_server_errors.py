@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from exchange.sandbox.app_registration import AppRegistration
 from exchange.sandbox.server import SandboxServer, status_name
-from exchange.sandbox.tenant import AppRegistration
 from tests.sandbox.conftest import invoke
 
 NOT_FOUND = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"

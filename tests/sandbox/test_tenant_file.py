@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from exchange.sandbox.tenant import DEMO_TENANT_FILE, AppRegistration, Group, Tenant, User
+from exchange.sandbox.app_registration import AppRegistration
+from exchange.sandbox.recipients import Group, User
+from exchange.sandbox.tenant import DEMO_TENANT_FILE, Tenant
 
 APP = "913f363f-a3cf-4f31-9f81-0164ec18b77b"
 

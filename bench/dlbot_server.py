@@ -99,9 +99,14 @@ def _hold_reading_nothing(
     return _hold(self, conversation_id)  # the state is read on its own round trip, as before
 
 
-class _MsrestReadsActivities:
+class _MsrestOnly:
+    """The schema codec's place, answering "msrest must do it" to everything, as before."""
+
     def decode(self, cls: Any, data: Any) -> None:
-        return None  # bot/app.py then reads the activity through msrest, as before
+        return None
+
+    def encode(self, model: Any) -> None:
+        return None
 
 
 def _preloaded_once(self: bot.storage.RedisStorage, key: str) -> Any:
@@ -133,7 +138,8 @@ async def _write_through_script_objects(
 
 
 def _without_round_four() -> None:
-    bot.app._SCHEMA = _MsrestReadsActivities()  # type: ignore[assignment]
+    bot.app._SCHEMA = _MsrestOnly()  # type: ignore[assignment]
+    bot.references.SCHEMA = _MsrestOnly()  # type: ignore[assignment]
     bot.connector_pool._plan_bodies = lambda serializer: None
     bot.storage.RedisStorage._preloaded_row = _preloaded_once  # type: ignore[method-assign]
     bot.references.ConversationReferences._write = _write_through_script_objects  # type: ignore[method-assign]

@@ -46,7 +46,7 @@ from bot.invoke import error_invoke_response, send_invoke_response
 from bot.logs import bind_correlation, fresh_context, new_correlation_id
 from bot.messenger import ProactiveMessenger
 from bot.references import ConversationReferences, ReferenceMiddleware
-from bot.schema_codec import SchemaCodec
+from bot.schema_codec import SCHEMA
 from bot.settings import Settings
 from bot.storage import RedisStorage, conversation_state_key
 from bot.turn_lock import TurnLock, TurnLockTimeout
@@ -175,9 +175,8 @@ async def _tell_unavailable(
         return None
 
 
-# Reads activities as msrest does, a quarter of the work (bot/schema_codec.py); the models are
-# those msrest's Activity.deserialize resolves type names in.
-_SCHEMA = SchemaCodec(Activity._infer_class_models())
+# Reads activities as msrest does, a quarter of the work (bot/schema_codec.py).
+_SCHEMA = SCHEMA
 
 
 def _activity(body: Any) -> Activity | None:

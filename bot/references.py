@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from bot.adapter import activity_tenant_id
+from bot.schema_codec import SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,11 @@ def _reference_json(reference: ConversationReference) -> str:
     # copy leaves the caller's reference as it was.
     stable = copy.copy(reference)
     stable.activity_id = None
-    return json.dumps(stable.serialize(), sort_keys=True, separators=(",", ":"))
+    # msrest's JSON for it, from the schema's class plans when they cover it (bot/schema_codec.py).
+    encoded = SCHEMA.encode(stable)
+    return json.dumps(
+        stable.serialize() if encoded is None else encoded, sort_keys=True, separators=(",", ":")
+    )
 
 
 def _fields(value: Any) -> Any:

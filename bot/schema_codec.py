@@ -8,13 +8,14 @@ converter), and the plain values an activity holds are converted directly.
 
 Exactness is the contract. For every input it accepts, the result equals msrest's own:
 `encode_body(model, "Activity")` equals `Serializer(models).body(model, "Activity")`, and
-`decode(Activity, json)` equals `Activity.deserialize(json)`. `tests/bot/test_schema_codec.py`
+`encode(model)` equals `model.serialize()`, and `decode(Activity, json)` equals
+`Activity.deserialize(json)`. `tests/bot/test_schema_codec.py`
 compares them over every activity shape dlbot sends and receives and over generated ones. What
 it does not know exactly, it refuses instead of guessing, and the caller uses msrest:
   - a value of another type than its attribute declares (a number where a string belongs, a dict
     where a model belongs, a tuple for a list): msrest converts or fails there, in ways of its own;
-  - a class with flattened ("a.b") or escaped keys, additional properties, read-only or constant
-    attributes, subtypes, or an XML map;
+  - a class with flattened ("a.b") or escaped keys, two attributes on one key (when writing),
+    additional properties, read-only or constant attributes, subtypes, or an XML map;
   - a declared type this module has no converter for (dates, durations, bytes, enums by name).
 Both functions return None for those; they never return a result msrest would not.
 """
@@ -25,6 +26,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
+from botbuilder.schema import Activity
 from msrest.serialization import Deserializer, Model, Serializer
 
 Converter = Callable[[Any], Any]
@@ -66,6 +68,15 @@ class SchemaCodec:
         except Exception:  # noqa: BLE001 - whatever this fails on, msrest decides
             return None
 
+    def encode(self, model: Any) -> dict[str, Any] | None:
+        """What msrest's `model.serialize()` returns, or None when msrest must do it."""
+        if not isinstance(model, Model):
+            return None
+        try:
+            return self._encode_model(model)
+        except Exception:  # noqa: BLE001 - whatever this fails on, msrest decides
+            return None
+
     def _encode_model(self, model: Any) -> dict[str, Any]:
         if not isinstance(model, Model):
             raise _NotPlain
@@ -98,6 +109,8 @@ class SchemaCodec:
     ) -> tuple[int, tuple[tuple[str, str, Converter], ...]] | None:
         if not _plannable(cls, attribute_map):
             return None
+        if len({desc["key"] for desc in attribute_map.values()}) < len(attribute_map):
+            return None  # two attributes on one key: msrest writes the first, left to it
         plan = tuple(
             (attribute, desc["key"], self._encoder(desc["type"]))
             for attribute, desc in attribute_map.items()
@@ -247,6 +260,11 @@ class SchemaCodec:
 
 
 _MISSING: Any = object()
+
+
+# The Bot Framework schema's models, as msrest's Activity.deserialize and Model.serialize
+# resolve type names (the module botbuilder.schema), planned once per process.
+SCHEMA = SchemaCodec(Activity._infer_class_models())
 
 # msrest's other named types (Serializer.serialize_type, Deserializer.deserialize_type): each
 # has a format of its own, left to msrest.

@@ -8,7 +8,9 @@ Never imports botbuilder or aiohttp.
     service.py              ApprovalService: submit, decide, cancel, card delivery and redraws,
                             and resume_stalled (queues again a job lost to a crash)
     execution.py            Executor: an approved JOIN, LEAVE or CREATE carried out once
-    lifecycle.py            reminder, escalation and expiry of pending requests
+    lifecycle.py            reminder, escalation and expiry of pending requests (timers that
+                            follow the current hours)
+    redraws.py              the requests whose cards still owe a redraw (the sweep's list)
     creation.py             who approves a new list (IT approvers or the requester's manager)
     grants.py, grant_store.py, grant_service.py
                             time-boxed membership: prompts, renewal, the end
@@ -24,6 +26,6 @@ Never imports botbuilder or aiohttp.
 
 Known limits: a process that dies between storing a change and queueing its job leaves the
 request waiting until resume_stalled (run by every worker each minute) queues its cards, its
-execution or its timers again; a lost card redraw stays lost, and the audit event or notice the
-dead process had not written yet is not written later.
+execution or its timers again, and redraws cards a decision left stale (redraws.py); the audit
+event or notice the dead process had not written yet is not written later.
 """

@@ -85,6 +85,10 @@ class AuditAction(StrEnum):
     # The time ran out and the member was removed (result "removed"/"not_a_member"), or they
     # left first ("left"), or Exchange refused ("failed": e.g. synced from on-premises).
     MEMBERSHIP_ENDED = "membership_ended"
+    # The removal at the end was cancelled (actor: who cancelled it): a member for good.
+    MEMBERSHIP_KEPT = "membership_kept"
+    # A renewal prompt Teams never took (result "failed" after every retry, "unreachable").
+    RENEWAL_PROMPT_UNDELIVERED = "renewal_prompt_undelivered"
     # Owner access reviews (request_id: the review, kind "review"; approvals.review_service)
     REVIEW_STARTED = "review_started"  # detail: how many members, who was asked
     REVIEW_SKIPPED = "review_skipped"  # no review (result: "dir_synced" / "no_members")
@@ -92,6 +96,9 @@ class AuditAction(StrEnum):
     REVIEW_COMPLETED = "review_completed"  # result: kept N, removed M; detail: who is removed
     REVIEW_REMINDED = "review_reminded"
     REVIEW_ESCALATED = "review_escalated"  # the fallback approvers asked (result "skipped": none)
+    # Nobody finished it in time: undecided members kept (result: kept N, removed M as decided;
+    # detail: who is removed, and who was told).
+    REVIEW_CLOSED_UNANSWERED = "review_closed_unanswered"
     # Retention removed old events (request_id "", result: how many; detail: older than when,
     # archived where, and by whom).
     PRUNED = "pruned"

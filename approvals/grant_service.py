@@ -14,7 +14,17 @@ whose timers replace the old ones in effect (the old ones find a newer term and 
 Each timer claims its step by compare-and-set on the grant, so two workers, a retry and the
 sweeper's re-queue do it once. The sweeper (`resume_overdue`, each minute) queues the end job
 again for a grant past its end still waiting for one (a process died between storing the grant
-and queueing its timers).
+and queueing its timers), and for a grant still ENDING: that job reads its removal request and
+settles the grant once the request is final, which is how an admin's cancel of the removal
+(`dlbot requests cancel`, a process with no grant service of its own) keeps the member, for
+good (KEPT), and how a grant whose hook was missed by a dying worker ends after all.
+
+A renewal prompt is recorded as sent only once Teams took it (the compare-and-set on
+`prompted`), so a delivery that failed (Bot Connector unreachable or 5xx) is counted on the
+grant and raised for saq to retry with backoff; after PROMPT_ATTEMPTS failures it is given up:
+audited as not delivered and logged at WARNING. Teams refusing the member (the bot cannot reach
+them at all) gives up at once. A worker that dies between Teams taking the card and the record
+may send it again: at least once per attempt, never again once recorded.
 
 MemberDepartRestriction does not stop the end: it governs members leaving by themselves, and
 the owners agreed to the end date when they approved (Exchange applies no restriction to the
@@ -60,6 +70,9 @@ END_REASON = "time-boxed membership ended"
 _EARLY = timedelta(seconds=60)
 # How long past its end a grant may wait for its end job before the sweeper queues it again.
 _OVERDUE = timedelta(minutes=2)
+# How many times a renewal prompt is tried before it is given up; the saq retries of
+# GRANT_PROMPT (bot/jobs.py) must allow at least this many runs.
+PROMPT_ATTEMPTS = 10
 _CAS_ROUNDS = 16
 
 Step = Callable[[Grant], Grant]
@@ -77,7 +90,8 @@ class GrantNotifier(Protocol):
         ...
 
     async def ended(self, grant: Grant, *, failed: bool) -> bool:
-        """Your time ran out: you were removed (or the admins will remove you)."""
+        """Your time ran out: you were removed (or the admins will remove you; or, when the
+        grant is KEPT, an admin stopped the removal and you stay a member)."""
         ...
 
 
@@ -116,7 +130,11 @@ class GrantService:
         audit: AuditLog,
         rules: MembershipRules | None = None,
         clock: Callable[[], datetime] = utc_now,
+        prompt_attempts: int = PROMPT_ATTEMPTS,
     ) -> None:
+        if prompt_attempts < 1:
+            raise ValueError("prompt_attempts must be at least 1")
+        self._prompt_attempts = prompt_attempts
         self._store = store
         self._approvals = approvals
         self._jobs = jobs
@@ -238,22 +256,91 @@ class GrantService:
         parsed = _parse_job_id(job_id, 3)
         if parsed is None:
             return
+        days_before, generation = int(parsed[2]), int(parsed[1])
         grant = await self._store.get(parsed[0])
-        if grant is None:
+        if grant is None or not grant.may_prompt(days_before=days_before, generation=generation):
+            return  # renewed, ended, or delivered (or given up) by an earlier run
+        try:
+            reached = await self._notifier.prompt_renewal(grant, days_before)
+        except Exception as exc:
+            # Teams (the Bot Connector) failed: counted on the grant, then raised for saq to
+            # run this again with backoff, unless that was the last attempt.
+            if await self._prompt_failed(grant, days_before, generation, repr(exc)):
+                raise
+            return
+        if not reached:
+            # Teams will not let the bot reach the member at all: trying again cannot help.
+            await self._prompt_failed(
+                grant, days_before, generation, "Teams cannot reach the member", give_up=True
+            )
             return
         try:
             prompted = await self._change(
-                grant,
-                partial(grants.prompt, days_before=int(parsed[2]), generation=int(parsed[1])),
+                grant, partial(grants.prompt, days_before=days_before, generation=generation)
             )
         except GrantNotActive:
-            return  # renewed, ended, or prompted by another run
+            return  # renewed or ended while the card was on its way
         await self._record(
             AuditAction.RENEWAL_PROMPTED,
             prompted,
-            detail=f"{parsed[2]} days before the end ({prompted.ends_at.isoformat()})",
+            detail=f"{days_before} days before the end ({prompted.ends_at.isoformat()})",
         )
-        await self._tell(self._notifier.prompt_renewal(prompted, int(parsed[2])), prompted)
+
+    async def _prompt_failed(
+        self,
+        grant: Grant,
+        days_before: int,
+        generation: int,
+        error: str,
+        *,
+        give_up: bool = False,
+    ) -> bool:
+        """Count a failed delivery of a prompt; True when it is to be tried again, False when
+        it was given up now (audited, logged) or no longer matters (renewed or ended)."""
+        attempts = 1 if give_up else self._prompt_attempts
+        try:
+            failed = await self._change(
+                grant,
+                partial(
+                    grants.prompt_failed,
+                    days_before=days_before,
+                    generation=generation,
+                    max_attempts=attempts,
+                ),
+            )
+        except GrantNotActive:
+            return False
+        tries = failed.prompt_failures.count(days_before)
+        if days_before not in failed.undelivered:
+            log.info(
+                "renewal prompt %s of grant %s not delivered (attempt %d of %d): %s",
+                days_before,
+                grant.id,
+                tries,
+                self._prompt_attempts,
+                error,
+            )
+            return True
+        log.warning(
+            "renewal prompt %s of grant %s (%s on %s) not delivered, given up after %d "
+            "attempt(s): %s",
+            days_before,
+            grant.id,
+            grant.member.object_id,
+            grant.group.address,
+            tries,
+            error,
+        )
+        await self._record(
+            AuditAction.RENEWAL_PROMPT_UNDELIVERED,
+            failed,
+            result="unreachable" if give_up else "failed",
+            detail=(
+                f"{days_before} days before the end ({failed.ends_at.isoformat()}); "
+                f"{tries} attempt(s): {error}"
+            ),
+        )
+        return False
 
     async def end(self, job_id: str) -> None:
         """The term is over: remove the member through a LEAVE approved at once."""
@@ -273,8 +360,13 @@ class GrantService:
                 )
             except GrantNotActive:
                 return  # renewed (a newer term has its own end), ended, or not due
-        if grant.status is not GrantStatus.ENDING or grant.end_request_id:
-            return  # its removal is asked for already; the request's own jobs carry it out
+        if grant.status is not GrantStatus.ENDING:
+            return
+        if grant.end_request_id:
+            lost = await self._settle(grant)
+            if lost is None:
+                return
+            grant = lost  # its removal ended without removing anyone: asked for again below
         # A run that died after the claim ends up here again (saq retries it, or the sweeper
         # queues it): one open LEAVE per member and list, so asking again returns the first.
         submitted = await self._submit_end(grant)
@@ -292,6 +384,60 @@ class GrantService:
         except GrantNotActive:
             pass  # recorded by another run, or the removal already finished and ended it
 
+    async def _settle(self, grant: Grant) -> Grant | None:
+        """An ENDING grant whose removal was asked for: nothing while that request is open
+        (its own jobs carry it out); once it is final, what its hook would have done, had
+        it run (a worker died), or had there been one (an admin's cancel). Returns the grant
+        when its removal must be asked for again."""
+        try:
+            request = await self._approvals.get(grant.end_request_id)
+        except RequestNotFound:
+            log.error("grant %s: its removal request %s is gone", grant.id, grant.end_request_id)
+            return None
+        match request.status:
+            case RequestStatus.COMPLETED:
+                await self._left(request, failed=False)
+            case RequestStatus.FAILED:
+                await self._left(request, failed=True)
+            case RequestStatus.CANCELLED:
+                await self._keep(grant, request)
+            case RequestStatus.DENIED | RequestStatus.EXPIRED:
+                # Cannot happen to a removal approved when asked; were it to, nobody chose to
+                # keep the member, so the time limit still stands: the removal is asked again.
+                try:
+                    return await self._change(
+                        grant, partial(grants.end_request_lost, request_id=request.id)
+                    )
+                except GrantNotActive:
+                    pass
+        return None
+
+    async def _keep(self, grant: Grant, request: ApprovalRequest) -> None:
+        """The LEAVE removing the member was cancelled (an admin's `dlbot requests cancel`):
+        the admin stopped the end, so the member stays, with no end date (KEPT), is told, and
+        no timer or sweep ends it again. (Cancelled before the grant recorded it, it is
+        recorded all the same by the end job, and settled here by the next sweep.)"""
+        try:
+            kept = await self._change(
+                grant, partial(grants.kept, request_id=request.id, now=self._clock())
+            )
+        except GrantNotActive:
+            return  # settled by another run
+        by = request.cancelled_by
+        who = (by.object_id or by.display_name) if by is not None else ""
+        why = f"; reason: {request.cancel_reason}" if request.cancel_reason else ""
+        await self._record(
+            AuditAction.MEMBERSHIP_KEPT,
+            kept,
+            actor_id=who,
+            result="kept",
+            detail=(
+                f"the removal (request {request.id}) was cancelled by {who or 'someone'}{why}; "
+                "the membership stays, with no end date"
+            ),
+        )
+        await self._tell(self._notifier.ended(kept, failed=False), kept)
+
     async def _submit_end(self, grant: Grant) -> SubmitResult:
         return await self._approvals.submit(
             kind=RequestKind.LEAVE,
@@ -302,8 +448,9 @@ class GrantService:
         )
 
     async def resume_overdue(self) -> int:
-        """Queue again the end job of every grant past its end still waiting for it. Keyed
-        per grant and term, so one already queued or running is not queued twice."""
+        """Queue again the end job of every grant past its end still waiting for it, or still
+        ENDING (the job settles it once its removal request is final). Keyed per grant and
+        term, so one already queued or running is not queued twice."""
         count = 0
         for grant in await self._store.due(self._clock() - _OVERDUE):
             await self._jobs.enqueue(JobName.GRANT_END, end_job_id(grant))

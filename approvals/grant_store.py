@@ -2,9 +2,10 @@
 
 On Redis each grant is a hash {version, json} under its own hash tag (its id), changed only by a
 compare-and-set script, like a request. The member's pointers (their latest grant per list, and
-all their grants) share the member's tag, and the index of active grants by end time has a slot
-of its own; both are written after the grant itself, so a crash in between leaves a pointer
-missing or an index entry stale, never a wrong grant: readers check the grant itself.
+all their grants) share the member's tag, and the index by end time of the grants whose end job
+must still run (active or ending: Grant.awaits_end) has a slot of its own; both are written after
+the grant itself, so a crash in between leaves a pointer missing or an index entry stale, never
+a wrong grant: readers check the grant itself.
 """
 
 from __future__ import annotations

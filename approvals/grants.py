@@ -4,9 +4,11 @@ A grant is made when a JOIN with `membership_days` completes (approvals.grant_se
 by that request's id, and lives through renewals until its end:
 
     ACTIVE ──prompt (ends_at - 7 days, ends_at - 1 day, once each per term)──> ACTIVE
+       │  ──prompt_failed (Teams unreachable: counted; given up after N)─────> ACTIVE
        │  ──renew (a new term: ends_at moves on, generation + 1)──────────────> ACTIVE
        ├──claim_end (ends_at reached)──> ENDING ──ended──> ENDED      (removed from the list)
-       │                                    └──end_failed──> END_FAILED (Exchange refused)
+       │                                    ├──end_failed──> END_FAILED (Exchange refused)
+       │                                    └──kept──> KEPT  (an admin cancelled the removal)
        └──ended (the member left by themselves first)────────> ENDED
 
 Every step is a pure function returning the grant with `version + 1`; the store keeps it only if
@@ -41,6 +43,8 @@ class GrantStatus(StrEnum):
     ENDING = "ending"  # its time ran out: the removal is queued or running
     ENDED = "ended"  # removed (or left by themselves)
     END_FAILED = "end_failed"  # Exchange refused the removal (e.g. synced from on-premises)
+    # An admin cancelled the removal (`dlbot requests cancel`): a member for good, no end date.
+    KEPT = "kept"
 
 
 class Grant(BaseModel):
@@ -54,7 +58,11 @@ class Grant(BaseModel):
     started_at: datetime
     ends_at: datetime
     generation: int = 0  # the term: bumped by each renewal
-    prompted: tuple[int, ...] = ()  # PROMPT_DAYS_BEFORE sent in this term
+    prompted: tuple[int, ...] = ()  # PROMPT_DAYS_BEFORE delivered in this term
+    # One entry (its PROMPT_DAYS_BEFORE) per failed delivery of a prompt in this term, and the
+    # prompts given up on after too many: both reset by a renewal, like `prompted`.
+    prompt_failures: tuple[int, ...] = ()
+    undelivered: tuple[int, ...] = ()
     status: GrantStatus = GrantStatus.ACTIVE
     renewals: int = 0
     renewal_request_id: str = ""  # the last JOIN asking the owners to renew
@@ -67,9 +75,25 @@ class Grant(BaseModel):
 
     @property
     def awaits_end(self) -> bool:
-        """Its end job must still run: active, or claimed by one that died before it asked for
-        the removal. The store indexes these by end time for the sweeper."""
-        return self.is_active or (self.status is GrantStatus.ENDING and not self.end_request_id)
+        """Its end job must still run: active, or ending (the job asks for the removal, or
+        settles the grant once that request is final, whichever hook was missed). The store
+        indexes these by end time for the sweeper."""
+        return self.status in (GrantStatus.ACTIVE, GrantStatus.ENDING)
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing more happens to it: ended, failed to end (the admins remove by hand), or
+        kept for good."""
+        return self.status in (GrantStatus.ENDED, GrantStatus.END_FAILED, GrantStatus.KEPT)
+
+    def may_prompt(self, *, days_before: int, generation: int) -> bool:
+        """Whether the prompt `days_before` of term `generation` is still to be delivered."""
+        return (
+            self.is_active
+            and self.generation == generation
+            and days_before not in self.prompted
+            and days_before not in self.undelivered
+        )
 
 
 class GrantNotActive(ApprovalError):
@@ -120,9 +144,21 @@ def _term(days: int) -> int:
 
 def prompt(grant: Grant, *, days_before: int, generation: int) -> Grant:
     """Record that the member was asked to renew, `days_before` the end of this term, once."""
-    if not grant.is_active or grant.generation != generation or days_before in grant.prompted:
+    if not grant.may_prompt(days_before=days_before, generation=generation):
         raise GrantNotActive(grant)
     return _next(grant, prompted=(*grant.prompted, days_before))
+
+
+def prompt_failed(grant: Grant, *, days_before: int, generation: int, max_attempts: int) -> Grant:
+    """Record a failed delivery of a prompt; the `max_attempts`-th failure gives it up (it is
+    then `undelivered`, and no later run sends it)."""
+    if not grant.may_prompt(days_before=days_before, generation=generation):
+        raise GrantNotActive(grant)
+    failures = (*grant.prompt_failures, days_before)
+    undelivered = grant.undelivered
+    if failures.count(days_before) >= max_attempts:
+        undelivered = (*undelivered, days_before)
+    return _next(grant, prompt_failures=failures, undelivered=undelivered)
 
 
 def renew(grant: Grant, *, days: int, now: datetime, cap: datetime | None = None) -> Grant:
@@ -139,6 +175,8 @@ def renew(grant: Grant, *, days: int, now: datetime, cap: datetime | None = None
         ends_at=max(ends_at, grant.ends_at),
         generation=grant.generation + 1,
         prompted=(),
+        prompt_failures=(),
+        undelivered=(),
         renewals=grant.renewals + 1,
         renewal_request_id="",
     )
@@ -162,6 +200,22 @@ def ending_by(grant: Grant, *, request_id: str) -> Grant:
     if grant.status is not GrantStatus.ENDING or grant.end_request_id:
         raise GrantNotActive(grant)
     return _next(grant, end_request_id=request_id)
+
+
+def end_request_lost(grant: Grant, *, request_id: str) -> Grant:
+    """The LEAVE recorded as the removal ended without removing anyone and without an admin
+    saying so (denied or expired): ENDING again with no removal asked for, to ask anew."""
+    if grant.status is not GrantStatus.ENDING or grant.end_request_id != request_id:
+        raise GrantNotActive(grant)
+    return _next(grant, end_request_id="")
+
+
+def kept(grant: Grant, *, request_id: str, now: datetime) -> Grant:
+    """ENDING → KEPT: an admin cancelled `request_id`, the LEAVE recorded as removing the
+    member, so they stay a member, for good."""
+    if grant.status is not GrantStatus.ENDING or grant.end_request_id != request_id:
+        raise GrantNotActive(grant)
+    return _next(grant, status=GrantStatus.KEPT, ended_at=now)
 
 
 def ended(grant: Grant, *, now: datetime, failed: bool = False) -> Grant:

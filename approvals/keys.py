@@ -11,6 +11,8 @@ keys that must change together share a hash tag (the part in braces):
                                                 less those the sweeper set aside
     dlbot:{open}:versions                       hash: open request id -> its version there
     dlbot:{all}:requests                        sorted set of every request id by created_at
+    dlbot:{redraws}:owed                        sorted set of ids whose cards may owe a redraw,
+                                                by when (approvals.redraws)
     dlbot:audit                                 the audit trail (a stream; only retention
                                                 prunes it: docs/audit-retention.md)
     {dlbot:audit}:retention-plan                the prune in progress: ids, archive, token
@@ -55,6 +57,7 @@ AUDIT_STREAM = f"{PREFIX}:audit"
 OPEN_REQUESTS = f"{PREFIX}:{{open}}:requests"
 OPEN_VERSIONS = f"{PREFIX}:{{open}}:versions"
 ALL_REQUESTS = f"{PREFIX}:{{all}}:requests"
+OWED_REDRAWS = f"{PREFIX}:{{redraws}}:owed"
 ACTIVE_GRANTS = f"{PREFIX}:{{grants}}:active"
 REVIEWS_DUE = f"{PREFIX}:{{reviews}}:due"
 REVIEW_LISTS = f"{PREFIX}:{{reviews}}:lists"

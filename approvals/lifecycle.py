@@ -2,12 +2,20 @@
 approvers, and expiry, each a fixed time after the request was made (Timings; each can be off).
 
 Each step is a job (JobName.REMIND, ESCALATE, EXPIRE) queued when the request is stored
-pending, scheduled for `created_at + delay`, and keyed by (step, request), so the queue holds
-at most one of each per request however often it is queued and however many workers poll it.
-A job re-reads the request and acts only while it is still pending and the step is not done
-yet, and claims the step by compare-and-set before anything is sent, so a second run (another
-worker, the sweeper's re-queue, a retry) does nothing twice. A decided request keeps its timers
-queued: they run, find it decided, and do nothing, which is cheaper than chasing them down.
+pending, scheduled for `created_at + delay` (on a whole second), and keyed by (step, request,
+that second), so the queue holds one of each per request and time however often it is queued
+and however many workers poll it. A job re-reads the request and acts only while it is still
+pending and the step is not done yet, and claims the step by compare-and-set before anything is
+sent, so a second run (another worker, the sweeper's re-queue, a retry, a job queued for another
+time) does nothing twice. A decided request keeps its timers queued: they run, find it decided,
+and do nothing, which is cheaper than chasing them down.
+
+The delays are read at start-up, and timers follow the ones a worker runs with now: a job that
+fires before its step is due under them (queued under longer delays) queues itself for the due
+time and does nothing; one whose step is off does nothing; and each worker's first sweep queues
+every waiting request's timers for their current times (`retime`: a timer queued under longer
+delays would wait for its old time, and a new time is a new job key). docs/operations.md tells
+admins what a change of the hours does.
 
 A process that dies between storing a request and queueing its timers leaves them unqueued;
 the sweeper (ApprovalService.resume_stalled) looks at every open request once per version and
@@ -28,17 +36,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from approvals import state
 from approvals.audit import AuditAction
-from approvals.errors import InvalidTransition
+from approvals.errors import InvalidTransition, RequestNotFound
 from approvals.models import FALLBACK_VIA, ApprovalRequest, Approver, Person, RequestStatus
 from approvals.ports import ApproverSet, JobName, JobQueue, NoticeKind, Notifier
 
 log = logging.getLogger(__name__)
 
 Step = Callable[[ApprovalRequest], ApprovalRequest]
+
+# A timer this close to its time acts rather than waits: the queue may fire a job a second
+# early, and the worker that runs it may read a clock a few seconds behind the one that moved it
+# to the queue; its own key would then still be taken, and waiting would lose the step.
+_EARLY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,17 @@ class Timings:
     def is_on(self, job: JobName) -> bool:
         return any(step is job for step, _ in self.steps())
 
+    def after(self, job: JobName) -> timedelta | None:
+        """The delay of a step after the request was made; None when it is off."""
+        return next((after for step, after in self.steps() if step is job), None)
+
+
+@runtime_checkable
+class TimerListing(Protocol):
+    """A job queue that can say which requests have a timer waiting (bot.jobs.SaqJobQueue)."""
+
+    async def timed_requests(self) -> set[str]: ...
+
 
 class _Record(Protocol):
     async def __call__(
@@ -111,6 +135,7 @@ class Lifecycle:
         self._change = change
         self._record = record
         self._tell = tell
+        self._retimed = False
 
     # Scheduling ---------------------------------------------------------------------------
 
@@ -119,12 +144,50 @@ class Lifecycle:
         is due (at once when that has passed: a request resumed after an outage)."""
         if request.status is not RequestStatus.PENDING:
             return
-        now = self._clock()
-        for job, after in self.timings.steps():
-            if _done(job, request):
+        for job, _ in self.timings.steps():
+            if not _done(job, request):
+                await self._enqueue(job, request)
+
+    async def _enqueue(self, job: JobName, request: ApprovalRequest) -> None:
+        due = self._due(job, request)
+        if due is None:
+            return
+        delay = (due - self._clock()).total_seconds()
+        await self._jobs.enqueue(job, request.id, delay_seconds=max(0.0, delay))
+
+    def _due(self, job: JobName, request: ApprovalRequest) -> datetime | None:
+        """When a step is due under the current timings, on a whole second: the queue keys a
+        timer by the second it is due (bot.jobs.job_key), so queueing it again for the same
+        time is dropped, and one for another time (the timings changed) is a new job."""
+        after = self.timings.after(job)
+        if after is None:
+            return None
+        due = request.created_at + after
+        return due.replace(microsecond=0) + timedelta(seconds=1 if due.microsecond else 0)
+
+    async def _not_yet(self, job: JobName, request: ApprovalRequest) -> bool:
+        """Whether a timer fired before its step is due under the current timings (queued under
+        longer ones, since changed): then it queues itself for the right time and does nothing."""
+        due = self._due(job, request)
+        if due is None or self._clock() + _EARLY >= due:
+            return False
+        await self._enqueue(job, request)
+        return True
+
+    async def retime(self) -> None:
+        """Once per process (the timings are read at start-up): queue every waiting request's
+        timers for their times under the current timings. A timer queued under longer delays
+        would otherwise wait for its old time; one now due or overdue is queued at once. Reads
+        only the requests the queue holds a timer for (none when it cannot list them)."""
+        if self._retimed or not isinstance(self._jobs, TimerListing):
+            return
+        for request_id in sorted(await self._jobs.timed_requests()):
+            try:
+                request = await self._get(request_id)
+            except RequestNotFound:
                 continue
-            delay = (request.created_at + after - now).total_seconds()
-            await self._jobs.enqueue(job, request.id, delay_seconds=max(0.0, delay))
+            await self.schedule(request)
+        self._retimed = True
 
     async def requeue(self, request: ApprovalRequest) -> None:
         """What the sweeper queues again for a pending request: its timers, and the delivery
@@ -147,6 +210,8 @@ class Lifecycle:
             return  # switched off since it was queued
         request = await self._get(request_id)
         if request.status is not RequestStatus.PENDING:
+            return
+        if request.reminded_at is None and await self._not_yet(JobName.REMIND, request):
             return
         if request.reminded_at is None:
             try:
@@ -195,6 +260,8 @@ class Lifecycle:
         request = await self._get(request_id)
         if request.status is not RequestStatus.PENDING or request.escalated_at is not None:
             return
+        if await self._not_yet(JobName.ESCALATE, request):
+            return
         fallback = (await self._approvers_of(request)).fallback
         before = {a.object_id for a in request.approvers}
         try:
@@ -232,6 +299,8 @@ class Lifecycle:
             return
         request = await self._get(request_id)
         if request.status is not RequestStatus.PENDING:
+            return
+        if await self._not_yet(JobName.EXPIRE, request):
             return
         try:
             expired = await self._change(request, partial(state.expire, now=self._clock()))

@@ -154,6 +154,10 @@ class ApprovalRequest(_Frozen):
     # reminded, and when it was escalated to the fallback approvers; each step happens once.
     reminded_at: datetime | None = None
     escalated_at: datetime | None = None
+    # Set by the change that left the posted cards showing an older status (a decision, cancel,
+    # expiry, completion), in the same compare-and-set; cleared once every card is redrawn. The
+    # sweep redraws a request still owing one after a grace period (approvals.redraws).
+    cards_owed_since: datetime | None = None
     # The correlation id of the activity that asked (docs/operations.md): every job the worker
     # runs for this request logs it again, so one search finds the whole story.
     correlation_id: str = ""

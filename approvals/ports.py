@@ -181,6 +181,7 @@ class JobName(StrEnum):
     REVIEW_UPDATE = "review_update"  # redraw every posted review card
     REVIEW_REMIND = "review_remind"  # unanswered: a fresh card to each reviewer
     REVIEW_ESCALATE = "review_escalate"  # unanswered still: the fallback approvers asked
+    REVIEW_CLOSE = "review_close"  # unanswered after escalation: closed, nobody undecided removed
     REVIEW_REMOVE = "review_remove"  # completed: a LEAVE approved at once per removed member
 
 

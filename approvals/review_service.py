@@ -1,5 +1,5 @@
 """Owner access reviews, carried out: who is reviewed, the cards, the decisions, the removals,
-and the reminder and escalation of a review nobody answers.
+and the reminder, escalation and close of a review nobody answers.
 
 What is reviewed: the members the bot added to a list (kept per list from completed JOINs,
 dropped again by completed LEAVEs: `completed`, a MembershipHooks of the workflow), or, when the
@@ -18,6 +18,13 @@ leaving by themselves, while this is the owners' own decision (Exchange applies 
 Remove-DistributionGroupMember no more than to an owner's). A dir-synced list is mastered
 on-premises and cannot be written: its review is not started (audited as review_skipped), since
 owners would decide removals nobody could carry out.
+
+A review nobody finishes ends: `close_after` past the escalation it closes as not answered
+(REVIEW_CLOSE, a job keyed per review, claimed by compare-and-set like the reminder). What
+someone decided is carried out (the removal job, as for a finished review); everyone nobody
+decided on stays, because a bot that writes to the directory removes people only on a person's
+decision. Every card is redrawn without buttons, and the fallback approvers (and the admins) are
+told in one message each.
 
 Whoever clicks a review card is checked against the list's CURRENT owners at click time (the
 card's data only names the review); after escalation the fallback approvers may decide too.
@@ -73,17 +80,26 @@ Step = Callable[[Review], Review]
 
 @dataclass(frozen=True)
 class ReviewPolicy:
-    """DLBOT_REVIEW_EVERY_DAYS (0: no reviews), DLBOT_REVIEW_ALL_MEMBERS, and when an
-    unanswered review is reminded and escalated (None: never)."""
+    """DLBOT_REVIEW_EVERY_DAYS (0: no reviews), DLBOT_REVIEW_ALL_MEMBERS, when an unanswered
+    review is reminded and escalated (after its start), and closed (after the escalation, or
+    the start when there is none); None: never."""
 
     every_days: int = 90
     all_members: bool = False
     remind_after: timedelta | None = timedelta(days=3)
     escalate_after: timedelta | None = timedelta(days=7)
+    close_after: timedelta | None = timedelta(days=7)
 
     @property
     def is_on(self) -> bool:
         return self.every_days > 0
+
+    @property
+    def close_at(self) -> timedelta | None:
+        """How long after its start an unanswered review closes (None: never)."""
+        if self.close_after is None:
+            return None
+        return (self.escalate_after or timedelta(0)) + self.close_after
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,11 @@ class ReviewNotifier(Protocol):
 
     async def update_review(self, card: CardRef, review: Review) -> None:
         """Redraw one posted card to show the review as it is now."""
+        ...
+
+    async def review_closed(self, review: Review, tell: tuple[Approver, ...]) -> None:
+        """Tell `tell` (and whoever else the edge alerts) in one plain message each that the
+        review closed unanswered."""
         ...
 
 
@@ -229,6 +250,7 @@ class ReviewService:
         for job, after in (
             (JobName.REVIEW_REMIND, self.policy.remind_after),
             (JobName.REVIEW_ESCALATE, self.policy.escalate_after),
+            (JobName.REVIEW_CLOSE, self.policy.close_at),
         ):
             if after is not None:
                 await self._jobs.enqueue(job, review.id, delay_seconds=after.total_seconds())
@@ -312,14 +334,60 @@ class ReviewService:
             detail=f"asking {_named(added)}" if added else "no fallback approver to add",
         )
 
+    async def close(self, review_id: str) -> None:
+        """Nobody finished the review in time: close it (once, whichever worker runs this),
+        keeping everyone nobody decided on; carry out what was decided, redraw every card,
+        and tell the fallback approvers and the admins."""
+        if self.policy.close_at is None:
+            return  # switched off since the job was scheduled
+        review = await self.get(review_id)
+        if not review.is_open:
+            return
+        # Read before the close: Exchange down fails this run, to be retried whole.
+        tell = await self._told_of_close(review)
+        try:
+            review = await self._change(
+                review, partial(reviews.close_unanswered, now=self._clock())
+            )
+        except ReviewClosed:
+            return  # finished by an owner, or closed by another run, meanwhile
+        await self._jobs.enqueue(JobName.REVIEW_REMOVE, review.id)
+        await self._jobs.enqueue(JobName.REVIEW_UPDATE, review.id)
+        removed = [review.members[i] for i in review.to_remove()]
+        await self._record(
+            AuditAction.REVIEW_CLOSED_UNANSWERED,
+            review,
+            result=f"kept {review.kept()}, removed {len(removed)}",
+            detail="; ".join(
+                part
+                for part in (
+                    f"{len(review.members) - len(review.decisions)} undecided kept",
+                    "removing " + ", ".join(p.display_name for p in removed) if removed else "",
+                    f"telling {_named(tell)}",
+                )
+                if part
+            ),
+        )
+        await self._notifier.review_closed(review, tell)
+
+    async def _told_of_close(self, review: Review) -> tuple[Approver, ...]:
+        """The fallback approvers asked on escalation, and those configured now (escalation
+        may have been off, or found nobody)."""
+        current = await self._approvers.current_approvers(review.group)
+        escalated_to = (r for r in review.reviewers if r.via == FALLBACK_VIA)
+        found: dict[str, Approver] = {}
+        for approver in (*escalated_to, *current.fallback):
+            found.setdefault(approver.object_id, approver)
+        return tuple(found.values())
+
     async def remove(self, review_id: str) -> None:
         """Ask for the removal of every member the review removes, once each."""
         review = await self.get(review_id)
-        by = review.completed_by.display_name if review.completed_by else "the owners"
-        reason = f"access review by {by}"
         for index in review.pending_removals():
             member = review.members[index]
-            submitted = await self._submit_removal(review.group, member, reason)
+            submitted = await self._submit_removal(
+                review.group, member, _removal_reason(review, index)
+            )
             try:
                 review = await self._change(
                     review,
@@ -364,6 +432,9 @@ class ReviewService:
         if not review.is_open:
             done_at = review.completed_at or review.started_at
             return JobName.REVIEW_REMOVE if now - done_at > _STALLED else None
+        close_at = self.policy.close_at
+        if close_at is not None and now - review.started_at > close_at + _STALLED:
+            return JobName.REVIEW_CLOSE  # overdue: a reminder or escalation now is moot
         if not review.cards and _STALLED < now - review.started_at <= _CARDS_LOST_WITHIN:
             # Only soon after the start: later, no card means nobody could be reached, and
             # the reminder and escalation try again (the fallback approvers among them).
@@ -480,6 +551,17 @@ class ReviewService:
                 **fields,
             )
         )
+
+
+def _removal_reason(review: Review, index: int) -> str:
+    """Whose decision removes member `index`: whoever finished the review, or, in a review
+    that closed unanswered, whoever chose the removal before it closed."""
+    if review.completed_by is not None:
+        return f"access review by {review.completed_by.display_name}"
+    chose = next((d.by for d in review.decisions if d.index == index), "")
+    who = review.reviewer(chose)
+    by = who.display_name if who is not None else "the owners"
+    return f"access review by {by}, before it closed unanswered"
 
 
 def _named(people: tuple[Approver, ...]) -> str:

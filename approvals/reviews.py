@@ -6,13 +6,14 @@ when the admin asks for that), taken when it starts, and the decisions made on i
     OPEN ──decide (some members; all decided → completes)───────────> OPEN | COMPLETED
       │  ──finish (an owner submits; undecided members are kept)────> COMPLETED
       │  ──remind (once) / escalate (once: fallback approvers asked)─> OPEN
+      │  ──close (nobody finished in time: undecided members stay)───> CLOSED
       └──────────────────────────────────────────────────────────────> COMPLETED
-    COMPLETED ──removing (the LEAVE asked for one removed member, once each)──> COMPLETED
+    COMPLETED | CLOSED ──removing (the LEAVE asked for one removed member, once each)──> same
 
 Every step is a pure function returning the review with `version + 1`; the store keeps it only
 if the stored version is still the one it was made from, so each step happens once across
-workers and the first owner to finish wins. Members are addressed by their place in the
-snapshot (it never changes), which keeps the paged card small.
+workers and the first owner to finish wins (or the close, when nobody does). Members are
+addressed by their place in the snapshot (it never changes), which keeps the paged card small.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from approvals.models import Approver, CardRef, ListRef, Person
 
 class ReviewStatus(StrEnum):
     OPEN = "open"
-    COMPLETED = "completed"
+    COMPLETED = "completed"  # an owner (or fallback approver) finished it
+    # Nobody finished it in time: what was decided is carried out, everyone else stays. A bot
+    # that writes to the directory removes people only on a person's decision, never by default.
+    CLOSED = "closed"
 
 
 class Choice(StrEnum):
@@ -58,8 +62,8 @@ class Review(BaseModel):
     decisions: tuple[MemberDecision, ...] = ()
     status: ReviewStatus = ReviewStatus.OPEN
     started_at: datetime
-    completed_at: datetime | None = None
-    completed_by: Person | None = None
+    completed_at: datetime | None = None  # when it ended: finished, or closed unanswered
+    completed_by: Person | None = None  # None when it closed unanswered
     reminded_at: datetime | None = None
     escalated_at: datetime | None = None
     cards: tuple[CardRef, ...] = ()
@@ -70,11 +74,15 @@ class Review(BaseModel):
     def is_open(self) -> bool:
         return self.status is ReviewStatus.OPEN
 
+    @property
+    def closed_unanswered(self) -> bool:
+        return self.status is ReviewStatus.CLOSED
+
     def choices(self) -> dict[int, Choice]:
         return {d.index: d.choice for d in self.decisions}
 
     def to_remove(self) -> list[int]:
-        """The members to take off the list, once the review is complete."""
+        """The members to take off the list, once the review is complete (or closed)."""
         return sorted(i for i, c in self.choices().items() if c is Choice.REMOVE)
 
     def kept(self) -> int:
@@ -89,7 +97,8 @@ class Review(BaseModel):
 
 
 class ReviewClosed(ApprovalError):
-    """The review is complete (or never was open for this step): nothing more to decide."""
+    """The review is complete or closed (or never was open for this step): nothing more to
+    decide."""
 
     def __init__(self, review: Review) -> None:
         super().__init__(f"review {review.id} is {review.status.value}")
@@ -204,6 +213,13 @@ def escalate(review: Review, *, fallback: tuple[Approver, ...], now: datetime) -
     known = {r.object_id for r in review.reviewers}
     added = tuple(f for f in fallback if f.object_id not in known)
     return _next(review, reviewers=(*review.reviewers, *added), escalated_at=now)
+
+
+def close_unanswered(review: Review, *, now: datetime) -> Review:
+    """Nobody finished the review in time: it ends, keeping its decisions (the removals among
+    them are carried out) and every member nobody decided on."""
+    _open(review)
+    return _next(review, status=ReviewStatus.CLOSED, completed_at=now)
 
 
 def with_card(review: Review, card: CardRef) -> Review:

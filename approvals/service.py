@@ -52,6 +52,7 @@ from approvals.ports import (
     NoticeKind,
     Notifier,
 )
+from approvals.redraws import InMemoryRedrawLedger, KeepsRedrawLedger, RedrawLedger
 from approvals.store import RequestStore
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,13 @@ _REDRAW_ROUNDS = 5
 
 # How many open requests resume_stalled reads from the store at once (it reads them all).
 _SWEEP_PAGE = 100
+
+# A redraw owed this long is taken for lost (its queueing died with its process): the normal
+# path queues it at once, so the sweep does not race it. One the sweep queued and that still
+# fails (Teams down) is queued again after the retry interval, not every minute.
+REDRAW_GRACE = timedelta(seconds=30)
+_REDRAW_RETRY = timedelta(minutes=10)
+_REDRAW_SWEEP_PAGES = 100
 
 
 def utc_now() -> datetime:
@@ -96,6 +104,7 @@ class ApprovalService:
         creation_approvers: CreationApproverSource | None = None,
         new_lists: NewListHooks | None = None,
         membership_rules: MembershipRules | None = None,
+        redraws: RedrawLedger | None = None,
     ) -> None:
         if max_execution_attempts < 1:
             raise ValueError("max_execution_attempts must be at least 1")
@@ -105,6 +114,15 @@ class ApprovalService:
         self._jobs = jobs
         self._audit = audit
         self._clock = clock
+        # Where the sweep finds redraws a crash may have lost: beside the jobs when the queue
+        # is in Redis, else (one process) in memory.
+        if redraws is None:
+            redraws = (
+                jobs.redraw_ledger()
+                if isinstance(jobs, KeepsRedrawLedger)
+                else InMemoryRedrawLedger()
+            )
+        self._redraws = redraws
         # CREATE only: without them a new list has nobody to approve it and is not indexed.
         self._creation_approvers = creation_approvers
         self._new_lists = new_lists
@@ -443,17 +461,31 @@ class ApprovalService:
         Redraws of one request can run at once (one queued at the approval, one at the
         completion), and the older one's may reach Teams last. So after drawing, the request is
         read again, and if it changed meanwhile every card is drawn again from the newer state:
-        the last redraw to finish is always of the latest state."""
+        the last redraw to finish is always of the latest state. A redraw of every card of the
+        latest state settles what that state owed (`cards_owed_since`)."""
         request = await self.get(request_id)
         failures: list[Exception] = []
         for _ in range(_REDRAW_ROUNDS):
             failures = await self._redraw(request)
             latest = await self.get(request_id)
             if latest.version == request.version:
-                break
+                if failures or latest.cards_owed_since is None or await self._drawn(latest):
+                    break
+                latest = await self.get(request_id)
             request = latest
         if failures:
             raise failures[0]
+
+    async def _drawn(self, request: ApprovalRequest) -> bool:
+        """Clear what `request` owed, at its own version (a same-version compare-and-set: a
+        change made meanwhile keeps it owed, and is redrawn next)."""
+        try:
+            await self._store.replace(
+                request.model_copy(update={"cards_owed_since": None}), request.version
+            )
+        except ConcurrentUpdate:
+            return False
+        return True
 
     async def _redraw(self, request: ApprovalRequest) -> list[Exception]:
         failures: list[Exception] = []
@@ -479,6 +511,10 @@ class ApprovalService:
         one its lifecycle timers (Lifecycle.requeue; not counted). Nothing else: no one is told
         anything. All of these are keyed per request, so one queued for a request whose job is
         in fact queued or running is dropped by the queue, and all are safe to run again anyway.
+
+        Then, whatever their status: the redraw of cards still owed REDRAW_GRACE after the
+        change that made them stale (approvals.redraws; not counted), and once per process the
+        lifecycle timers under the current timings (Lifecycle.retime).
         """
         cutoff = self._clock() - timedelta(seconds=older_than_seconds)
         seen: set[tuple[str, int]] = set()
@@ -506,7 +542,34 @@ class ApprovalService:
             # A short page is the last; a page of nothing new means set_aside could not
             # unlist them (changed meanwhile), and they are looked at again next time.
             if len(page) < _SWEEP_PAGE or not fresh:
-                return resumed
+                break
+        await self._redraw_owed()
+        # Timers queued under other settings follow the current ones (once per process).
+        await self.lifecycle.retime()
+        return resumed
+
+    async def _redraw_owed(self) -> None:
+        """Queue the redraw of every request whose cards still owe one REDRAW_GRACE after the
+        change that made them stale; drop ledger entries that owe nothing."""
+        now = self._clock()
+        for _ in range(_REDRAW_SWEEP_PAGES):
+            page = await self._redraws.due(now - REDRAW_GRACE, _SWEEP_PAGE)
+            for request_id, since in page:
+                request = await self._store.get(request_id)
+                if request is None or request.cards_owed_since is None:
+                    await self._redraws.settle(request_id, since)
+                    continue
+                await self._jobs.enqueue(JobName.UPDATE_CARDS, request_id)
+                log.info(
+                    "request %s (%s): cards not redrawn since %s; queued their redraw",
+                    request_id,
+                    request.status.value,
+                    request.cards_owed_since.isoformat(),
+                )
+                await self._redraws.postpone(request_id, since, now + _REDRAW_RETRY)
+            # Each entry read was dropped or moved past the cutoff, so the next page is new.
+            if len(page) < _SWEEP_PAGE:
+                return
 
     # Plumbing -----------------------------------------------------------------------------
 
@@ -527,8 +590,16 @@ class ApprovalService:
         """Apply `step` and store the result by compare-and-set; on a lost race, reload and
         apply it again to the request as it now is (where it may raise, e.g. AlreadyDecided)."""
         for _ in range(_CAS_ROUNDS):
+            new = step(request)
+            if new.cards and new.status not in (request.status, RequestStatus.PENDING):
+                # Every card now shows an older status: owed in this same compare-and-set, and
+                # noted in the ledger first, so a crash before the redraw is queued loses nothing.
+                # (With no card out there is nothing to redraw; one landing later is redrawn
+                # by its sender, and by the next change of status.)
+                new = new.model_copy(update={"cards_owed_since": new.updated_at})
+                await self._redraws.owe(new.id, new.updated_at)
             try:
-                return await self._store.replace(step(request), request.version)
+                return await self._store.replace(new, request.version)
             except ConcurrentUpdate:
                 request = await self.get(request.id)
         raise ConcurrentUpdate(request.id, request.version)

@@ -39,7 +39,6 @@ from approvals.audit import (
     entries,
 )
 from approvals.grant_store import GrantStore, RedisGrantStore
-from approvals.grants import GrantStatus
 from approvals.models import OPEN_STATUSES
 from approvals.redis_store import RedisRequestStore
 from approvals.review_store import RedisReviewStore, ReviewStore
@@ -85,9 +84,8 @@ def still_open_in(
             if grants is not None:
                 rest = [i for i in chunk if i not in found]
                 running = await asyncio.gather(*(grants.get(i) for i in rest))
-                found += [
-                    g.id for g in running if g is not None and g.status is not GrantStatus.ENDED
-                ]
+                # A kept or failed-to-end grant is as final as an ended one.
+                found += [g.id for g in running if g is not None and not g.is_final]
             if reviews is not None:
                 rest = [i for i in chunk if i not in found]
                 pending = await asyncio.gather(*(reviews.get(i) for i in rest))

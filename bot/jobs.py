@@ -4,8 +4,9 @@ Jobs live in Redis, so a request's next step survives restarts of any bot or wor
 number of workers on any number of machines share them. Execution is keyed by request, so a
 request is never queued for execution twice at once; card redraws are keyed uniquely, because
 a redraw queued while another runs must still happen (it reads the request as it is then). The
-lifecycle timers (reminder, escalation, expiry) are keyed by request too, and scheduled days
-ahead: saq keeps a scheduled job in Redis and one worker moves it to the queue when it is due.
+lifecycle timers (reminder, escalation, expiry) are keyed by request and due time, and scheduled
+days ahead: saq keeps a scheduled job in Redis and one worker moves it to the queue when it is
+due. The queue also keeps the ledger of card redraws a crash may have lost (approvals.redraws).
 
 Every worker also runs a sweep each minute (`sweep_job`) that queues again the job of a request
 whose process died between storing it and queueing its job (ApprovalService.resume_stalled).
@@ -24,8 +25,11 @@ from typing import Any
 
 import structlog
 from saq import CronJob, Job, Queue
+from saq.queue.redis import RedisQueue
 
+from approvals.grant_service import PROMPT_ATTEMPTS
 from approvals.ports import JobName
+from approvals.redraws import RedisRedrawLedger
 
 QUEUE_NAME = "dlbot"
 
@@ -60,7 +64,12 @@ RETRY_PLANS: dict[JobName, RetryPlan] = {
     JobName.EXPIRE: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
     # Time-boxed membership (approvals.grant_service): a prompt posts a card; the end stores a
     # LEAVE request, whose own EXECUTE job carries the removal with the retries above.
-    JobName.GRANT_PROMPT: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
+    # A prompt Teams did not take is tried for about an hour (a Bot Connector outage); the
+    # service gives it up after PROMPT_ATTEMPTS and audits that, so saq allows one run more (a
+    # run that died before counting its failure must not leave the give-up unsaid).
+    JobName.GRANT_PROMPT: RetryPlan(
+        retries=PROMPT_ATTEMPTS + 1, retry_delay=30.0, max_delay=1800.0, timeout=120
+    ),
     JobName.GRANT_END: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
     # Owner access reviews: cards like the delivery; the removal job stores LEAVE requests,
     # whose own EXECUTE jobs carry the removals (a 5,000-member review may take a while).
@@ -69,12 +78,23 @@ RETRY_PLANS: dict[JobName, RetryPlan] = {
     JobName.REVIEW_REMIND: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
     JobName.REVIEW_ESCALATE: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
     JobName.REVIEW_REMOVE: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=600),
+    # The close of an unanswered review reads the fallback approvers and posts one message
+    # each; its removals (decided before it closed) are the REVIEW_REMOVE job's.
+    JobName.REVIEW_CLOSE: RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120),
 }
 
 
-def job_key(job: JobName, request_id: str) -> str:
+# A request's timers are keyed by the second they are due as well (0: at once): queued again for
+# the same time they are dropped, but queued for another time (the delays were changed and the
+# workers restarted: approvals.lifecycle) they are a new job rather than the old one kept.
+TIMER_JOBS = frozenset({JobName.REMIND, JobName.ESCALATE, JobName.EXPIRE})
+
+
+def job_key(job: JobName, request_id: str, due: int = 0) -> str:
     if job is JobName.UPDATE_CARDS:
         return f"{job.value}:{request_id}:{uuid.uuid4().hex}"
+    if job in TIMER_JOBS and due:
+        return f"{job.value}:{request_id}:{due}"
     return f"{job.value}:{request_id}"
 
 
@@ -84,12 +104,15 @@ class SaqJobQueue:
 
     async def enqueue(self, job: JobName, request_id: str, *, delay_seconds: float = 0) -> None:
         plan = RETRY_PLANS[job]
+        # Rounded, not cut: a timer asks for a whole second, which must give one key however
+        # many microseconds passed since its delay was worked out.
+        scheduled = round(time.time() + delay_seconds) if delay_seconds > 0 else 0
         await self._queue.enqueue(
             Job(
                 function=job.value,
                 kwargs={"request_id": request_id},
-                key=job_key(job, request_id),
-                scheduled=int(time.time() + delay_seconds) if delay_seconds > 0 else 0,
+                key=job_key(job, request_id, scheduled),
+                scheduled=scheduled,
                 retries=plan.retries,
                 retry_delay=plan.retry_delay,
                 retry_backoff=plan.max_delay,
@@ -97,6 +120,35 @@ class SaqJobQueue:
                 heartbeat=HEARTBEAT_TIMEOUT_SECONDS,
             )
         )
+
+    def redraw_ledger(self) -> RedisRedrawLedger:
+        """Where requests owing a card redraw are noted (approvals.redraws), in this Redis."""
+        return RedisRedrawLedger(self._redis_queue().redis)
+
+    async def timed_requests(self) -> set[str]:
+        """The ids of the requests with a timer waiting for its time (approvals.lifecycle's
+        retime reads them). saq keeps every job not yet finished in one sorted set, scored by
+        when it is due (0 once queued to run); its name is the private `_incomplete`."""
+        queue = self._redis_queue()
+        incomplete = queue._incomplete  # noqa: SLF001 - see above
+        found: set[str] = set()
+        for job_id in await queue.redis.zrangebyscore(incomplete, 1, "+inf"):
+            name, _, rest = queue.job_key_from_id(_text(job_id)).partition(":")
+            if name in _TIMER_NAMES:
+                found.add(rest.partition(":")[0])
+        return found
+
+    def _redis_queue(self) -> RedisQueue:
+        if not isinstance(self._queue, RedisQueue):  # Queue.from_url("redis://...") is one
+            raise TypeError(f"dlbot's jobs need a saq queue on Redis, not {self._queue!r}")
+        return self._queue
+
+
+_TIMER_NAMES = frozenset(job.value for job in TIMER_JOBS)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 JobBody = Callable[[str], Awaitable[None]]

@@ -106,6 +106,7 @@ class Dlbot:
             JobName.REVIEW_REMIND: self.reviews.remind,
             JobName.REVIEW_ESCALATE: self.reviews.escalate,
             JobName.REVIEW_REMOVE: self.reviews.remove,
+            JobName.REVIEW_CLOSE: self.reviews.close,
         }
 
     async def sweep(self) -> int:
@@ -273,7 +274,10 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             approvals=approvals,
             approvers=owners,
             jobs=SaqJobQueue(queue),
-            notifier=TeamsReviewNotifier(edge.messenger),
+            # The admins hear of a review closed unanswered, beside the fallback approvers.
+            notifier=TeamsReviewNotifier(
+                edge.messenger, admin_object_ids=settings.admin_alert_object_ids()
+            ),
             audit=RecordingAudit(RedisStreamAudit(edge.redis), workflow),
             facts=ExchangeReviewFacts(exchange),
             policy=settings.review_policy(),

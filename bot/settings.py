@@ -214,6 +214,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Days until an unanswered review goes to the fallback approvers; 0: never.",
     )
+    review_close_days: float = Field(
+        default=7,
+        ge=0,
+        description="Days after the escalation (after the start when escalation is off) until an "
+        "unanswered review closes, keeping everyone nobody decided on; 0: never.",
+    )
 
     def review_policy(self) -> ReviewPolicy:
         def after(days: float) -> timedelta | None:
@@ -224,6 +230,7 @@ class Settings(BaseSettings):
             all_members=self.review_all_members,
             remind_after=after(self.review_remind_days),
             escalate_after=after(self.review_escalate_days),
+            close_after=after(self.review_close_days),
         )
 
     # Audit retention (approvals/audit.py, bot/audit_retention.py): off unless asked for

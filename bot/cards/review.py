@@ -1,5 +1,6 @@
 """The owner access review card: one page of members at a time, Keep / Remove for each, and
-Keep all / Finish review; once the review is complete, its outcome.
+Keep all / Finish review; once the review is complete, or closed unanswered, its outcome and
+no buttons.
 
 A list of thousands would make one card far larger than Teams accepts (about 28 KB), so the card
 shows PAGE_SIZE members and Previous / Next, which are Action.Execute: the bot answers with the

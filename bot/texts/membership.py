@@ -35,7 +35,8 @@ def told_by_grant(kind: NoticeKind, request: ApprovalRequest) -> bool:
         kept = request.execution.outcome == "already_member" and not request.grant_id
         return kind is NoticeKind.COMPLETED and not kept
     if request.kind is RequestKind.LEAVE and request.grant_id:
-        return kind in (NoticeKind.COMPLETED, NoticeKind.FAILED)
+        # Cancelled: the member never asked to leave; the grant says they stay (grant_ended).
+        return kind in (NoticeKind.COMPLETED, NoticeKind.FAILED, NoticeKind.CANCELLED)
     return False
 
 
@@ -122,6 +123,9 @@ def renew_text(outcome: RenewOutcome) -> str:
 
 
 def renew_too_late(grant: Grant) -> str:
+    if grant.status is GrantStatus.KEPT:
+        name = grant.group.display_name
+        return f"Your membership of {name} has no end date now: nothing to renew."
     return (
         f"Your membership of {grant.group.display_name} has ended. To join again, say "
         f"**add me to {grant.group.address}**."
@@ -130,6 +134,8 @@ def renew_too_late(grant: Grant) -> str:
 
 def grant_ended(grant: Grant, *, failed: bool) -> str:
     name = grant.group.display_name
+    if grant.status is GrantStatus.KEPT:
+        return f"An IT admin stopped your removal from {name}: you stay a member, with no end date."
     if failed:
         return (
             f"Your time on {name} is up, but I couldn't take you off it (the list can't be "
@@ -151,4 +157,6 @@ def grant_line(grant: Grant) -> tuple[str, str]:
             return grant.group.display_name, "Ended; being removed."
         case GrantStatus.END_FAILED:
             return grant.group.display_name, "Ended; your IT admins will remove you."
+        case GrantStatus.KEPT:
+            return grant.group.display_name, "No end date: an IT admin stopped the removal."
     return grant.group.display_name, f"Ended on {day(grant.ended_at or grant.ends_at)}."

@@ -46,6 +46,8 @@ def review_member_label(member: Person) -> str:
 
 
 def review_outcome(review: Review) -> str:
+    if review.closed_unanswered:
+        return _closed_outcome(review)
     by = review.completed_by.display_name if review.completed_by else "the owners"
     removed = len(review.to_remove())
     when = day(review.completed_at) if review.completed_at else ""
@@ -55,4 +57,36 @@ def review_outcome(review: Review) -> str:
     return (
         f"Review finished by {by} on {when}: {review.kept()} stay, {removed} {people} "
         "being removed."
+    )
+
+
+def _closed_outcome(review: Review) -> str:
+    when = day(review.completed_at) if review.completed_at else ""
+    removed = len(review.to_remove())
+    if not removed:
+        return (
+            f"This review closed on {when} without an answer, so nothing changes: everyone "
+            "stays on the list."
+        )
+    people = "person" if removed == 1 else "people"
+    return (
+        f"This review closed on {when} without an answer for everyone: the {removed} {people} "
+        f"marked Remove before then {'is' if removed == 1 else 'are'} being removed, and the "
+        f"other {review.kept()} stay."
+    )
+
+
+def review_closed_message(review: Review) -> str:
+    """The one message the fallback approvers and admins get when a review closes unanswered."""
+    group = review.group
+    removed = len(review.to_remove())
+    changes = (
+        "Nobody was removed: everyone stays on the list."
+        if not removed
+        else f"Only the {removed} removal{'' if removed == 1 else 's'} chosen before then "
+        "will be carried out; everyone else stays."
+    )
+    return (
+        f"The access review of {group.display_name} ({group.address}) closed unanswered: "
+        f"nobody finished it after the reminder and escalation. {changes}"
     )

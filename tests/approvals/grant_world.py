@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from approvals.grant_service import GrantService
 from approvals.grant_store import GrantStore, InMemoryGrantStore
-from approvals.grants import Grant, MembershipRules
+from approvals.grants import Grant, GrantStatus, MembershipRules
 from approvals.models import ApprovalRequest, ListRef, Person, RequestKind
 from approvals.ports import JobName, MembershipWriter
 from approvals.service import ApprovalService
@@ -18,20 +18,34 @@ from tests.approvals.conftest import Harness
 
 @dataclass
 class GrantNotices:
-    """GrantNotifier that records what each member was told."""
+    """GrantNotifier that records what each member was told. `failing[days]` prompts of that
+    lead time raise as an unreachable Bot Connector does before one goes through; `refused`
+    answers as Teams does for someone the bot cannot reach."""
 
     told: list[tuple[str, str, Grant]] = field(default_factory=list)  # (member, what, grant)
+    failing: dict[int, int] = field(default_factory=dict)
+    tries: list[int] = field(default_factory=list)  # the lead time of every prompt attempted
+    refused: bool = False
 
     async def granted(self, grant: Grant, *, renewed: bool) -> bool:
         self.told.append((grant.member.object_id, "renewed" if renewed else "granted", grant))
         return True
 
     async def prompt_renewal(self, grant: Grant, days_before: int) -> bool:
+        self.tries.append(days_before)
+        if self.failing.get(days_before, 0) > 0:
+            self.failing[days_before] -= 1
+            raise ConnectionError("Bot Connector unreachable")
+        if self.refused:
+            return False
         self.told.append((grant.member.object_id, f"prompt {days_before}", grant))
         return True
 
     async def ended(self, grant: Grant, *, failed: bool) -> bool:
-        self.told.append((grant.member.object_id, "end failed" if failed else "ended", grant))
+        what = "end failed" if failed else "ended"
+        if grant.status is GrantStatus.KEPT:
+            what = "kept"
+        self.told.append((grant.member.object_id, what, grant))
         return True
 
     def what(self) -> list[str]:

@@ -19,11 +19,13 @@ from tests.approvals.conftest import Harness
 
 @dataclass
 class ReviewCards:
-    """ReviewNotifier that records each card: (reviewer, review as posted, reminder)."""
+    """ReviewNotifier that records each card: (reviewer, review as posted, reminder), each
+    redraw, and who was told of each review closed unanswered."""
 
     unreachable: set[str] = field(default_factory=set)
     posted: list[tuple[str, Review, bool]] = field(default_factory=list)
     redrawn: list[tuple[CardRef, Review]] = field(default_factory=list)
+    closed: list[tuple[Review, tuple[str, ...]]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def send_review(
@@ -41,6 +43,13 @@ class ReviewCards:
 
     async def update_review(self, card: CardRef, review: Review) -> None:
         self.redrawn.append((card, review))
+
+    async def review_closed(self, review: Review, tell: tuple[Approver, ...]) -> None:
+        self.closed.append((review, tuple(a.object_id for a in tell)))
+
+    def last_drawn(self) -> dict[str, Review]:
+        """Each posted card's latest redraw, by card (conversation, activity) id."""
+        return {f"{c.conversation_id}/{c.activity_id}": r for c, r in self.redrawn}
 
     def to(self) -> list[tuple[str, bool]]:
         """(reviewer, reminder) of every card posted, in order."""
@@ -104,6 +113,7 @@ class ReviewWorld(Harness):
                 JobName.REVIEW_REMIND: self.reviews.remind,
                 JobName.REVIEW_ESCALATE: self.reviews.escalate,
                 JobName.REVIEW_REMOVE: self.reviews.remove,
+                JobName.REVIEW_CLOSE: self.reviews.close,
             },
         )
 

@@ -5,13 +5,15 @@ the old one; leaving early ends the grant; a list moved on-premises fails the en
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
 
 from approvals.audit import AuditAction
 from approvals.errors import PermanentWriteError
-from approvals.grant_service import END_REASON
+from approvals.grant_service import END_REASON, PROMPT_ATTEMPTS
+from approvals.grant_store import InMemoryGrantStore
 from approvals.grants import Grant, GrantNotActive, GrantStatus, MembershipRules, NotTheMember
 from approvals.models import RequestKind, RequestStatus
 from approvals.ports import JobName, NoticeKind
@@ -248,3 +250,134 @@ async def test_someone_made_a_member_for_good_meanwhile_keeps_it_without_a_time_
     assert await world.grants.get(request.id) is None
     await world.after(days=31)
     assert ALEX in world.member() and world.removals() == 0
+
+
+async def removal_asked(world: GrantWorld, grant: Grant) -> str:
+    """The term runs out and the end job asks for the removal; its LEAVE has not run yet."""
+    world.clock.advance(days=30, minutes=1)
+    await world.grants.end(f"{grant.id}.0")
+    ending = await world.grants.get(grant.id)
+    assert ending is not None and ending.status is GrantStatus.ENDING and ending.end_request_id
+    return ending.end_request_id
+
+
+async def test_an_admin_cancelling_the_removal_keeps_the_member_for_good_and_tells_them_once() -> (
+    None
+):
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    leave = await removal_asked(world, grant)
+    await world.service.cancel_as_admin(leave, reason="still needed for the audit")
+    await world.run_jobs()  # the LEAVE's execution finds it cancelled; the end job settles
+
+    kept = await world.grants.get(grant.id)
+    assert kept is not None and kept.status is GrantStatus.KEPT and kept.end_request_id == leave
+    assert ALEX in world.member() and world.removals() == 0
+    assert world.grant_notices.what() == ["granted", "kept"]
+    (event,) = [e for e in world.audit.events if e.event == AuditAction.MEMBERSHIP_KEPT.value]
+    assert event.request_id == grant.id and event.actor_id == "admin (dlbot requests cancel)"
+    assert leave in event.detail and "still needed for the audit" in event.detail
+
+    # No timer, sweep or later run ends it again.
+    await world.grants.end(f"{grant.id}.0")
+    assert await world.grants.resume_overdue() == 0
+    await world.after(days=7)
+    assert ALEX in world.member() and world.removals() == 0
+    assert world.grant_notices.what().count("kept") == 1
+    assert events(world, AuditAction.MEMBERSHIP_KEPT) == 1
+    with pytest.raises(GrantNotActive):
+        await world.grants.renew(grant.id, demo.ALEX, at_once="open list")
+
+
+async def test_the_members_own_leave_cancelled_by_the_end_does_not_keep_the_membership() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    own = await world.service.submit(
+        kind=RequestKind.LEAVE, requester=demo.ALEX, group=demo.FINANCE_EMEA
+    )
+    await world.run_jobs()
+    await world.after(days=30)
+    assert (await world.service.get(own.request.id)).status is RequestStatus.CANCELLED
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.ENDED
+    assert events(world, AuditAction.MEMBERSHIP_KEPT) == 0
+
+
+class DroppingGrantStore(InMemoryGrantStore):
+    """Fails the next `drops` writes that end a grant, as a worker dying inside the hook does."""
+
+    drops = 0
+
+    async def replace(self, new: Grant, expected_version: int) -> Grant:
+        if self.drops and new.status is GrantStatus.ENDED:
+            self.drops -= 1
+            raise ConnectionError("worker died")
+        return await super().replace(new, expected_version)
+
+
+async def test_a_removal_whose_grant_hook_was_lost_is_settled_by_the_next_sweep() -> None:
+    store = DroppingGrantStore()
+    world = GrantWorld(grant_store=store)
+    grant = await approved_for(world, 30)
+    store.drops = 1
+    await world.after(days=30, minutes=1)
+    assert ALEX not in world.member()
+    stuck = await world.grants.get(grant.id)
+    assert stuck is not None and stuck.status is GrantStatus.ENDING
+
+    world.clock.advance(minutes=5)
+    assert await world.grants.resume_overdue() == 1
+    await world.run_jobs()
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.ENDED
+    assert world.grant_notices.what().count("ended") == 1
+    assert await world.grants.resume_overdue() == 0
+
+
+async def test_a_prompt_teams_failed_to_take_is_retried_and_delivered_once() -> None:
+    world = GrantWorld()
+    world.grant_notices.failing[7] = 3
+    grant = await approved_for(world, 30)
+    await world.after(days=23)
+    assert world.grant_notices.tries.count(7) == 4
+    assert world.grant_notices.what() == ["granted", "prompt 7"]
+    assert events(world, AuditAction.RENEWAL_PROMPTED) == 1
+    prompted = await world.grants.get(grant.id)
+    assert prompted is not None and prompted.prompted == (7,)
+    assert prompted.prompt_failures == (7, 7, 7)
+
+    await world.grants.prompt(f"{grant.id}.0.7")  # a late duplicate run sends nothing
+    assert world.grant_notices.what().count("prompt 7") == 1
+    assert events(world, AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 0
+
+
+async def test_a_prompt_failing_every_attempt_is_given_up_loudly_and_the_last_days_still_goes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = GrantWorld()
+    world.grant_notices.failing[7] = 1000
+    grant = await approved_for(world, 30)
+    with caplog.at_level(logging.WARNING, logger="approvals.grant_service"):
+        await world.after(days=23)
+    assert world.grant_notices.tries.count(7) == PROMPT_ATTEMPTS
+    assert world.jobs.dead == []  # given up by the service, not dropped by the queue
+    (event,) = [
+        e for e in world.audit.events if e.event == AuditAction.RENEWAL_PROMPT_UNDELIVERED.value
+    ]
+    assert event.request_id == grant.id and event.result == "failed"
+    assert "Bot Connector unreachable" in event.detail
+    assert [r.levelno for r in caplog.records if "given up" in r.getMessage()] == [logging.WARNING]
+
+    await world.after(days=6)
+    assert world.grant_notices.what() == ["granted", "prompt 1"]
+    assert world.grant_notices.tries.count(7) == PROMPT_ATTEMPTS
+
+
+async def test_a_member_teams_cannot_reach_is_not_prompted_again_and_it_is_audited() -> None:
+    world = GrantWorld()
+    world.grant_notices.refused = True
+    await approved_for(world, 30)
+    await world.after(days=23)
+    assert world.grant_notices.tries == [7]
+    results = [e.result for e in world.audit.events if e.event == "renewal_prompt_undelivered"]
+    assert results == ["unreachable"]

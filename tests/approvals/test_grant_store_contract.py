@@ -73,7 +73,7 @@ async def test_a_members_grants_come_newest_first(store: GrantStore) -> None:
     assert await store.of_member(demo.LEE.object_id) == []
 
 
-async def test_due_lists_grants_past_their_end_still_waiting_for_it(store: GrantStore) -> None:
+async def test_due_lists_grants_past_their_end_until_they_are_settled(store: GrantStore) -> None:
     short = a_grant("req1", days=1)
     long = grants.new_grant(
         grant_id="req2", member=demo.ALEX, group=demo.SALES_TEAM, days=30, now=NOW
@@ -85,7 +85,17 @@ async def test_due_lists_grants_past_their_end_still_waiting_for_it(store: Grant
     ending = await store.replace(grants.claim_end(short, generation=0, now=later), 0)
     assert [g.id for g in await store.due(later)] == ["req1"]  # claimed, removal not asked yet
     asked = await store.replace(grants.ending_by(ending, request_id="leave1"), 1)
-    assert await store.due(later) == []
+    assert [g.id for g in await store.due(later)] == ["req1"]  # removal asked, not final yet
     ended = await store.replace(grants.ended(asked, now=later), 2)
     assert ended.status is GrantStatus.ENDED
     assert await store.due(NOW + timedelta(days=40)) == [long]
+
+
+async def test_a_kept_grant_is_no_longer_due(store: GrantStore) -> None:
+    grant = a_grant("req1", days=1)
+    await store.create(grant)
+    later = NOW + timedelta(days=2)
+    ending = await store.replace(grants.claim_end(grant, generation=0, now=later), 0)
+    asked = await store.replace(grants.ending_by(ending, request_id="leave1"), 1)
+    await store.replace(grants.kept(asked, request_id="leave1", now=later), 2)
+    assert await store.due(NOW + timedelta(days=400)) == []

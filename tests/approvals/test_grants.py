@@ -63,11 +63,53 @@ def test_the_end_is_claimed_once_and_only_when_due() -> None:
     with pytest.raises(GrantNotActive):
         grants.claim_end(ending, generation=0, now=NOW + timedelta(days=30))
     asked = grants.ending_by(ending, request_id="leave1")
-    assert not asked.awaits_end
+    assert asked.awaits_end  # until the removal is final and settles it
     with pytest.raises(GrantNotActive):
         grants.ending_by(asked, request_id="leave2")
     assert grants.ended(asked, now=NOW).status is GrantStatus.ENDED
     assert grants.ended(asked, now=NOW, failed=True).status is GrantStatus.END_FAILED
+
+
+def test_a_prompt_not_delivered_is_counted_and_given_up_after_the_last_attempt() -> None:
+    grant = a_grant()
+    for _ in range(2):
+        grant = grants.prompt_failed(grant, days_before=7, generation=0, max_attempts=3)
+    assert grant.prompt_failures == (7, 7) and grant.may_prompt(days_before=7, generation=0)
+    given_up = grants.prompt_failed(grant, days_before=7, generation=0, max_attempts=3)
+    assert given_up.undelivered == (7,)
+    assert not given_up.may_prompt(days_before=7, generation=0)
+    assert given_up.may_prompt(days_before=1, generation=0)
+    with pytest.raises(GrantNotActive):
+        grants.prompt(given_up, days_before=7, generation=0)
+    renewed = grants.renew(given_up, days=30, now=NOW)
+    assert renewed.prompt_failures == () and renewed.undelivered == ()
+
+
+def test_a_cancelled_removal_keeps_the_member_for_good_and_nothing_ends_it_after() -> None:
+    ending = grants.claim_end(a_grant(), generation=0, now=NOW + timedelta(days=30))
+    asked = grants.ending_by(ending, request_id="leave1")
+    with pytest.raises(GrantNotActive):
+        grants.kept(asked, request_id="someone-elses-leave", now=NOW)
+    kept = grants.kept(asked, request_id="leave1", now=NOW + timedelta(days=30))
+    assert kept.status is GrantStatus.KEPT and not kept.awaits_end
+    for step in (
+        lambda: grants.ended(kept, now=NOW),
+        lambda: grants.claim_end(kept, generation=0, now=NOW + timedelta(days=60)),
+        lambda: grants.renew(kept, days=30, now=NOW),
+        lambda: grants.kept(kept, request_id="leave1", now=NOW),
+    ):
+        with pytest.raises(GrantNotActive):
+            step()
+
+
+def test_a_removal_that_ended_without_removing_anyone_is_asked_for_again() -> None:
+    ending = grants.claim_end(a_grant(), generation=0, now=NOW + timedelta(days=30))
+    asked = grants.ending_by(ending, request_id="leave1")
+    with pytest.raises(GrantNotActive):
+        grants.end_request_lost(asked, request_id="leave2")
+    lost = grants.end_request_lost(asked, request_id="leave1")
+    assert lost.status is GrantStatus.ENDING and lost.end_request_id == ""
+    assert grants.ending_by(lost, request_id="leave3").end_request_id == "leave3"
 
 
 def test_an_ended_grant_cannot_be_renewed() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from approvals.models import CardRef, RequestKind, RequestStatus
@@ -124,7 +126,7 @@ async def test_only_current_owners_may_decide_even_if_they_were_asked_at_the_sta
 
 
 async def test_an_unanswered_review_is_reminded_then_escalated_to_the_fallback_approvers() -> None:
-    world = ReviewWorld()
+    world = ReviewWorld(policy=ReviewPolicy(close_after=None))
     await world.added(demo.ALEX, demo.GRADY)
     review_id = await started(world)
 
@@ -132,7 +134,7 @@ async def test_an_unanswered_review_is_reminded_then_escalated_to_the_fallback_a
     assert world.cards.to()[2:] == [(demo.MEGAN.object_id, True), (demo.LEE.object_id, True)]
     await world.after(days=4)
     assert world.cards.to()[4:] == [(demo.ADELE.object_id, True)]
-    await world.after(days=30)  # nothing more happens on its own
+    await world.after(days=30)  # with no close, nothing more happens on its own
     assert len(world.cards.posted) == 5
 
     done = await world.reviews.decide(review_id, demo.ADELE, {1: Choice.REMOVE}, finish=True)
@@ -375,3 +377,126 @@ async def test_a_redraw_that_read_an_older_review_draws_again_so_the_latest_land
         demo.MEGAN.object_id: ReviewStatus.COMPLETED,
         demo.LEE.object_id: ReviewStatus.COMPLETED,
     }
+
+
+async def test_a_review_nobody_finishes_closes_a_week_after_escalation_keeping_everyone() -> None:
+    world = ReviewWorld()
+    await world.added(demo.ALEX, demo.GRADY)
+    review_id = await started(world)
+    writes_before = list(world.writer.calls)
+
+    await world.after(days=7, minutes=1)  # reminded, then escalated to Adele
+    assert (await world.reviews.get(review_id)).is_open
+    await world.after(days=6, hours=23)
+    assert (await world.reviews.get(review_id)).is_open
+    await world.after(hours=1)
+    await world.reviews.close(review_id)  # a second run, as another worker's, does nothing
+    await world.after(days=30)
+
+    closed = await world.reviews.get(review_id)
+    assert closed.status is ReviewStatus.CLOSED and closed.closed_unanswered
+    assert closed.completed_at is not None and closed.completed_by is None
+    assert world.members() == {demo.ALEX.object_id, demo.GRADY.object_id}
+    assert world.writer.calls == writes_before  # no Exchange write at all
+    assert [(r.id, told) for r, told in world.cards.closed] == [
+        (review_id, (demo.ADELE.object_id,))
+    ]
+    drawn = world.cards.last_drawn()
+    assert len(drawn) == len(closed.cards) == 5  # every card: owners' two each, and Adele's
+    assert all(r.closed_unanswered for r in drawn.values())
+    assert review_events(world) == [
+        "review_started",
+        "review_reminded",
+        "review_escalated",
+        "review_closed_unanswered",
+    ]
+    [event] = [e for e in world.audit.events if e.event == "review_closed_unanswered"]
+    assert (event.request_id, event.result) == (review_id, "kept 2, removed 0")
+
+
+async def test_a_partly_decided_review_closes_carrying_out_only_the_decisions_made() -> None:
+    world = ReviewWorld()
+    await world.added(demo.ALEX, demo.GRADY, demo.JONI)
+    review_id = await started(world)
+    await world.reviews.decide(review_id, demo.MEGAN, {1: Choice.REMOVE, 2: Choice.KEEP})
+
+    await world.after(days=14, minutes=1)
+
+    closed = await world.reviews.get(review_id)
+    assert closed.closed_unanswered
+    assert world.members() == {demo.ALEX.object_id, demo.JONI.object_id}
+    assert world.writer.calls[3:] == [(FINANCE, demo.GRADY)]  # the one removal decided, once
+    [(_, leave_id)] = closed.removal_requests
+    leave = await world.service.get(leave_id)
+    assert leave.status is RequestStatus.COMPLETED
+    assert leave.auto_approved == "access review by Megan Bowen, before it closed unanswered"
+    [event] = [e for e in world.audit.events if e.event == "review_closed_unanswered"]
+    assert event.result == "kept 2, removed 1"
+    assert "Grady" in event.detail
+
+
+async def test_a_review_finished_before_its_close_is_not_closed() -> None:
+    world = ReviewWorld()
+    await world.added(demo.ALEX)
+    review_id = await started(world)
+    await world.reviews.decide(review_id, demo.LEE, {}, keep_all=True)
+
+    await world.after(days=30)
+    await world.reviews.close(review_id)
+
+    review = await world.reviews.get(review_id)
+    assert review.status is ReviewStatus.COMPLETED and review.completed_by == demo.LEE
+    assert world.cards.closed == []
+    assert "review_closed_unanswered" not in review_events(world)
+
+
+async def test_with_closing_off_an_unanswered_review_stays_open_for_good() -> None:
+    world = ReviewWorld(policy=ReviewPolicy(close_after=None))
+    await world.added(demo.ALEX)
+    review_id = await started(world)
+
+    await world.after(days=1000)
+    await world.reviews.close(review_id)  # a close job scheduled before it was switched off
+    world.clock.advance(minutes=5)
+    await world.reviews.resume_stalled()
+    await world.run_jobs()
+
+    assert (await world.reviews.get(review_id)).is_open
+    assert JobName.REVIEW_CLOSE not in {q.job for q in world.jobs.enqueued}
+    assert world.cards.closed == []
+
+
+async def test_with_escalation_off_the_review_closes_the_close_days_after_its_start() -> None:
+    world = ReviewWorld(policy=ReviewPolicy(escalate_after=None, close_after=timedelta(days=10)))
+    world.approvers.fallback = ()
+    await world.added(demo.ALEX)
+    review_id = await started(world)
+
+    await world.after(days=9, hours=23)
+    assert (await world.reviews.get(review_id)).is_open
+    await world.after(hours=1, minutes=1)
+
+    assert (await world.reviews.get(review_id)).closed_unanswered
+    assert [told for _, told in world.cards.closed] == [()]  # nobody to tell but the admins
+
+
+async def test_the_sweep_closes_a_review_whose_close_job_was_lost_exactly_once() -> None:
+    world = ReviewWorld()
+    await world.added(demo.ALEX)
+    queue = losing(world, JobName.REVIEW_CLOSE)
+    review_id = await started(world)
+    await world.after(days=14, minutes=1)
+    assert (await world.reviews.get(review_id)).is_open
+    queue.lose = frozenset()
+
+    assert await world.reviews.resume_stalled() == 0  # not stalled yet
+    world.clock.advance(minutes=2)
+    assert await world.reviews.resume_stalled() == 1
+    await world.run_jobs()
+    world.clock.advance(minutes=3)
+    await world.reviews.resume_stalled()
+    await world.run_jobs()
+
+    assert (await world.reviews.get(review_id)).closed_unanswered
+    assert review_events(world).count("review_closed_unanswered") == 1
+    assert len(world.cards.closed) == 1

@@ -285,8 +285,9 @@ async def test_only_requests_the_store_holds_as_open_count_as_open(redis_url: st
         await client.aclose()
 
 
+@pytest.mark.parametrize("final", [GrantStatus.ENDED, GrantStatus.END_FAILED, GrantStatus.KEPT])
 async def test_a_done_join_whose_time_boxed_membership_runs_counts_as_open_until_it_ends(
-    redis_url: str,
+    redis_url: str, final: GrantStatus
 ) -> None:
     """Its prompts, renewals and end are audited under the join's id for weeks after the join
     is done: its trail stays whole until the membership ends."""
@@ -308,9 +309,7 @@ async def test_a_done_join_whose_time_boxed_membership_runs_counts_as_open_until
         still_open = still_open_in(store, grants)
         assert sorted(await still_open([done, waiting])) == sorted([done, waiting])
 
-        await grants.replace(
-            running.model_copy(update={"status": GrantStatus.ENDED, "version": 1}), 0
-        )
+        await grants.replace(running.model_copy(update={"status": final, "version": 1}), 0)
         assert list(await still_open([done, waiting])) == [waiting]
     finally:
         await client.aclose()

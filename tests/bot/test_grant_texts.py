@@ -71,3 +71,26 @@ def test_the_member_is_told_the_end_date_and_when_they_will_be_asked() -> None:
     assert "until Wed 01 Apr 2026" in said and "a week before" in said
     assert texts.renewal_heading(grant, 1).endswith("ends tomorrow")
     assert texts.grant_line(grant) == ("Finance EMEA", "Ends on Wed 01 Apr 2026.")
+
+
+def test_a_cancelled_removal_is_told_by_the_grant_as_staying_a_member_for_good() -> None:
+    cancelled = done(RequestKind.LEAVE, "", grant_id="req00000001").model_copy(
+        update={"status": RequestStatus.CANCELLED}
+    )
+    assert texts.notice(NoticeKind.CANCELLED, cancelled) is None
+    own = cancelled.model_copy(update={"grant_id": ""})
+    assert texts.notice(NoticeKind.CANCELLED, own) is not None
+
+    grant = grants.new_grant(
+        grant_id="req12345678", member=demo.ALEX, group=demo.FINANCE_EMEA, days=30, now=NOW
+    )
+    ending = grants.claim_end(grant, generation=0, now=grant.ends_at)
+    asked = grants.ending_by(ending, request_id="req00000001")
+    kept = grants.kept(asked, request_id="req00000001", now=grant.ends_at)
+    said = texts.grant_ended(kept, failed=False)
+    assert "stay a member" in said and "no end date" in said and "taken you off" not in said
+    assert texts.grant_line(kept) == (
+        "Finance EMEA",
+        "No end date: an IT admin stopped the removal.",
+    )
+    assert "nothing to renew" in texts.renew_too_late(kept)

@@ -2,33 +2,40 @@
 loopback HTTPS as Exchange, the clock moved weeks ahead with time-machine, and both workers
 replaced by two new ones half way. A 30-day membership is prompted 7 days and 1 day before its
 end, renewed, prompted again in its new term, and removed at the new end: the sandbox sees
-Remove-DistributionGroupMember exactly once, and the old term's end does nothing."""
+Remove-DistributionGroupMember exactly once, and the old term's end does nothing. An admin's
+`dlbot requests cancel` of the removal keeps the member for good; a prompt Teams failed to take
+is retried by saq with backoff (time moved past each delay) and delivered once, or given up
+after its last attempt, loudly, while the last day's prompt still goes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import redis.asyncio as redis
 import time_machine
 from saq import CronJob, Queue
 
 from approvals.audit import AuditAction, RedisStreamAudit
 from approvals.exchange_adapters import ExchangeMembershipWriter
-from approvals.grant_service import GrantService
+from approvals.grant_service import PROMPT_ATTEMPTS, GrantService
 from approvals.grant_store import RedisGrantStore
 from approvals.grants import Grant, GrantStatus
-from approvals.models import RequestKind
+from approvals.models import ADMIN_CANCEL_ACTOR, RequestKind
 from approvals.ports import JobName
 from approvals.redis_store import RedisRequestStore
 from approvals.service import ApprovalService
 from approvals.testing import InMemoryNotifier, StaticApprovers
+from bot.admin_command import EXIT_OK, cancel_request
 from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, sweep_job
 from exchange.client import ExchangeClient
+from exchange.sandbox.faults import Fault
 from exchange.sandbox.server import SandboxServer
 from tests.approvals import demo
 from tests.approvals.grant_world import GrantNotices
@@ -76,8 +83,27 @@ class Tenant:
         )
         return approvals, grants
 
+    def admin(self, queue: Queue) -> ApprovalService:
+        """The workflow as `dlbot requests cancel` builds it: no grant service attached."""
+        return ApprovalService(
+            store=RedisRequestStore(self.client),
+            approvers=self.approvers,
+            notifier=self.notifier,
+            jobs=SaqJobQueue(queue),
+            writer=ExchangeMembershipWriter(self.exchange),
+            audit=RedisStreamAudit(self.client),
+        )
+
     def removals(self) -> int:
         return sum(1 for r in self.sandbox.requests if r.cmdlet == REMOVE)
+
+    def removed(self) -> int:
+        """Removals Exchange carried out (not those a fault turned away)."""
+        return sum(
+            1
+            for r in self.sandbox.requests
+            if r.cmdlet == REMOVE and r.fault is None and r.status == 200
+        )
 
     def is_member(self) -> bool:
         members = self.sandbox.tenant.group_snapshot("finance-emea")["members"]
@@ -86,6 +112,58 @@ class Tenant:
     async def events(self, action: AuditAction) -> int:
         events = await RedisStreamAudit(self.client).read()
         return sum(1 for e in events if e.event == action.value)
+
+    async def grant(self) -> Grant | None:
+        found = await RedisGrantStore(self.client).of_member(demo.ALEX.object_id, 1)
+        return found[0] if found else None
+
+    async def join_for(self, days: int) -> None:
+        """Alex asks to join for `days`, and Megan approves, from a bot process of its own."""
+        bot = Queue.from_url(self.redis_url, name=QUEUE_NAME)
+        try:
+            approvals, _ = self.services(bot)
+            asked = await approvals.submit(
+                kind=RequestKind.JOIN,
+                requester=demo.ALEX,
+                group=demo.FINANCE_EMEA,
+                justification="Apollo launch",
+                membership_days=days,
+            )
+            await approvals.decide(asked.request.id, demo.MEGAN, approve=True)
+        finally:
+            await bot.disconnect()
+
+
+def a_tenant(
+    redis_url: str, store: redis.Redis, exchange: ExchangeClient, tenant: SandboxServer
+) -> Tenant:
+    return Tenant(
+        redis_url=redis_url,
+        client=store,
+        exchange=exchange,
+        sandbox=tenant,
+        notifier=InMemoryNotifier(),
+        notices=GrantNotices(),
+        approvers=StaticApprovers(
+            owners={demo.FINANCE_EMEA.object_id: (demo.approver(demo.MEGAN),)}
+        ),
+    )
+
+
+async def as_time_runs(
+    traveller: time_machine.Coordinates, condition: Callable[[], Awaitable[bool]], step: timedelta
+) -> None:
+    """Until `condition`, time moves on by `step` each moment: past a retry's backoff, or
+    to the next per-minute sweep."""
+
+    async def reached() -> bool:
+        if await condition():
+            return True
+        traveller.shift(step)
+        await asyncio.sleep(0.5)
+        return False
+
+    await until(reached)
 
 
 @contextlib.asynccontextmanager
@@ -233,3 +311,153 @@ async def test_prompts_renewal_and_one_removal_at_the_new_end_with_two_workers_a
                 assert await tenant.events(AuditAction.MEMBERSHIP_ENDED) == 1
     finally:
         await store.aclose()
+
+
+async def test_an_admin_cancelling_the_removal_keeps_the_member_for_good_and_nothing_ends_it(
+    redis_url: str,
+    sandbox: SandboxServer,  # noqa: F811 - the fixture imported above
+    client: ExchangeClient,  # noqa: F811
+) -> None:
+    store = redis.Redis.from_url(redis_url)
+    tenant = a_tenant(redis_url, store, client, sandbox)
+    told = tenant.notices.what
+    try:
+        with time_machine.travel(START, tick=True) as traveller:
+            async with two_workers(tenant) as queue:
+                await tenant.join_for(30)
+                await until(lambda: _true(told() == ["granted"]))
+                # Exchange is down when the time runs out: the removal waits for a retry.
+                sandbox.inject(Fault("unavailable", cmdlet=REMOVE))
+                traveller.shift(timedelta(days=30, minutes=1))
+
+                async def removal_tried() -> bool:
+                    current = await tenant.grant()
+                    return (
+                        current is not None
+                        and current.end_request_id != ""
+                        and tenant.removals() > 0
+                    )
+
+                await until(removal_tried)
+                ending = await tenant.grant()
+                assert ending is not None and ending.status is GrantStatus.ENDING
+
+                # The admin runs `dlbot requests cancel <id>`: a process with no grant service.
+                bot = Queue.from_url(redis_url, name=QUEUE_NAME)
+                try:
+                    code = await cancel_request(
+                        tenant.admin(bot), ending.end_request_id, "needed for the audit"
+                    )
+                finally:
+                    await bot.disconnect()
+                assert code == EXIT_OK
+                await settled(queue)  # an attempt in flight ends on the fault
+                sandbox.clear_faults()
+
+                async def kept() -> bool:
+                    current = await tenant.grant()
+                    return current is not None and current.status is GrantStatus.KEPT
+
+                await as_time_runs(traveller, kept, timedelta(minutes=1))
+                await settled(queue)
+                assert tenant.is_member() and tenant.removed() == 0
+                # (The prompts, due in the same jump of time, may or may not beat the end.)
+                assert told()[0] == "granted" and told()[-1] == "kept"
+                assert told().count("kept") == 1
+                events = await RedisStreamAudit(store).read()
+                (event,) = [e for e in events if e.event == AuditAction.MEMBERSHIP_KEPT.value]
+                assert event.request_id == ending.id and event.actor_id == ADMIN_CANCEL_ACTOR
+                assert "needed for the audit" in event.detail
+
+                # A week of sweeps and timers later, the member is still on the list.
+                sweeps = tenant.sweeps
+                traveller.shift(timedelta(days=7))
+                await as_time_runs(
+                    traveller, lambda: _true(tenant.sweeps >= sweeps + 2), timedelta(minutes=1)
+                )
+                await settled(queue)
+                assert tenant.is_member() and tenant.removed() == 0
+                assert told().count("kept") == 1
+                assert await tenant.events(AuditAction.MEMBERSHIP_KEPT) == 1
+                assert await tenant.events(AuditAction.MEMBERSHIP_ENDED) == 0
+    finally:
+        await store.aclose()
+
+
+async def test_a_prompt_the_connector_failed_three_times_is_retried_and_delivered_once(
+    redis_url: str,
+    sandbox: SandboxServer,  # noqa: F811 - the fixture imported above
+    client: ExchangeClient,  # noqa: F811
+) -> None:
+    store = redis.Redis.from_url(redis_url)
+    tenant = a_tenant(redis_url, store, client, sandbox)
+    tenant.notices.failing[7] = 3
+    tries = tenant.notices.tries
+    try:
+        with time_machine.travel(START, tick=True) as traveller:
+            async with two_workers(tenant) as queue:
+                await tenant.join_for(30)
+                await until(lambda: _true(tenant.notices.what() == ["granted"]))
+                traveller.shift(timedelta(days=23))
+                # Each retry waits its backoff (at most 30 minutes): time is moved past it.
+                await as_time_runs(
+                    traveller,
+                    lambda: _true("prompt 7" in tenant.notices.what()),
+                    timedelta(minutes=31),
+                )
+                await settled(queue)
+                traveller.shift(timedelta(hours=6))  # any retry still due would run now
+                await settled(queue)
+                assert tries.count(7) == 4
+                assert tenant.notices.what() == ["granted", "prompt 7"]
+                assert await tenant.events(AuditAction.RENEWAL_PROMPTED) == 1
+                assert await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 0
+    finally:
+        await store.aclose()
+
+
+async def test_a_prompt_failing_every_retry_is_audited_and_logged_and_the_last_days_still_goes(
+    redis_url: str,
+    sandbox: SandboxServer,  # noqa: F811 - the fixture imported above
+    client: ExchangeClient,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = redis.Redis.from_url(redis_url)
+    tenant = a_tenant(redis_url, store, client, sandbox)
+    tenant.notices.failing[7] = 1000
+    tries = tenant.notices.tries
+    caplog.set_level(logging.WARNING, logger="approvals.grant_service")
+    try:
+        with time_machine.travel(START, tick=True) as traveller:
+            async with two_workers(tenant) as queue:
+                await tenant.join_for(30)
+                await until(lambda: _true(tenant.notices.what() == ["granted"]))
+                traveller.shift(timedelta(days=23))
+
+                async def given_up() -> bool:
+                    return await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 1
+
+                await as_time_runs(traveller, given_up, timedelta(minutes=31))
+                await settled(queue)
+                traveller.shift(timedelta(hours=6))  # saq's spare run would be due by now
+                await settled(queue)
+                assert tries.count(7) == PROMPT_ATTEMPTS
+                events = await RedisStreamAudit(store).read()
+                (event,) = [
+                    e for e in events if e.event == AuditAction.RENEWAL_PROMPT_UNDELIVERED.value
+                ]
+                assert event.result == "failed" and "Bot Connector unreachable" in event.detail
+                warned = [r for r in caplog.records if "given up" in r.getMessage()]
+                assert [r.levelno for r in warned] == [logging.WARNING]
+
+                traveller.shift(timedelta(days=6))
+                await until(lambda: _true(tenant.notices.what() == ["granted", "prompt 1"]))
+                await settled(queue)
+                assert tries.count(7) == PROMPT_ATTEMPTS
+                assert await tenant.events(AuditAction.RENEWAL_PROMPTED) == 1
+    finally:
+        await store.aclose()
+
+
+async def _true(value: bool) -> bool:
+    return value

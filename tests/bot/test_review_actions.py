@@ -162,3 +162,25 @@ async def test_a_click_on_a_review_someone_else_finished_shows_its_outcome() -> 
 
     assert "everyone stays" in json.dumps(late.value)
     assert (await world.reviews.get(review_id)).to_remove() == []
+
+
+async def test_a_click_on_a_review_that_closed_unanswered_says_when_it_closed() -> None:
+    world, review_id = await a_started_review(2)
+    bot = a_bot(world)
+    await world.after(days=14, minutes=1)  # reminded, escalated to Adele, then closed
+    assert (await world.reviews.get(review_id)).closed_unanswered
+    when = texts.day(world.clock())
+
+    finish = await click(
+        bot, "review_finish", {"requestId": review_id, "m0": "remove"}, demo.MEGAN.object_id
+    )
+    page = await click(bot, "review_page", {"requestId": review_id, "page": 0}, demo.LEE.object_id)
+    fallback = await click(bot, "review_keep_all", {"requestId": review_id}, demo.ADELE.object_id)
+
+    for answer in (finish, page, fallback):
+        assert answer.type == CARD_TYPE
+        assert f"This review closed on {when} without an answer" in json.dumps(answer.value)
+        assert "actions" not in answer.value
+    review = await world.reviews.get(review_id)
+    assert review.closed_unanswered and review.decisions == ()
+    assert world.members() == {"member-000", "member-001"}

@@ -89,6 +89,8 @@ def test_every_review_card_variant_is_valid_adaptive_card_1_5() -> None:
         review_card(a_review(1)),
         review_card(reviews.finish(done, actor=MEGAN, now=NOW)),
         review_card(reviews.keep_all(review, actor=MEGAN, now=NOW)),
+        review_card(reviews.close_unanswered(review, now=NOW)),
+        review_card(reviews.close_unanswered(done, now=NOW), page=2),
     ]
 
     assert validate_cards(cards) == []
@@ -105,6 +107,21 @@ def test_a_finished_review_card_shows_the_outcome_and_offers_nothing() -> None:
 
     assert "actions" not in card
     assert "2 stay, 1 person being removed" in json.dumps(card, ensure_ascii=False)
+
+
+def test_a_review_closed_unanswered_shows_when_and_what_changes_and_offers_nothing() -> None:
+    untouched = reviews.close_unanswered(a_review(3), now=NOW)
+    partly = reviews.close_unanswered(
+        reviews.decide(a_review(3), actor=MEGAN, choices={2: Choice.REMOVE}, now=NOW), now=NOW
+    )
+
+    quiet, decided = (json.dumps(review_card(r), ensure_ascii=False) for r in (untouched, partly))
+
+    assert "actions" not in review_card(untouched) and "actions" not in review_card(partly)
+    assert "closed on Tue 24 Nov 2026 without an answer" in quiet
+    assert "everyone stays" in quiet
+    assert "the 1 person marked Remove before then is being removed" in decided
+    assert "Input.ChoiceSet" not in decided
 
 
 def test_a_click_carries_the_review_page_and_only_well_formed_choices() -> None:

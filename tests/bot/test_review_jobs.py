@@ -1,9 +1,17 @@
 """The daily access review job: one cron job keyed by name (so one run a day across workers)
-that runs the review start, and none at all when reviews are off."""
+that runs the review start, and none at all when reviews are off; and when DLBOT_REVIEW_CLOSE_DAYS
+closes an unanswered review."""
 
 from __future__ import annotations
 
-from bot.jobs import REVIEWS_FUNCTION, review_jobs
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from approvals.ports import JobName
+from bot.jobs import RETRY_PLANS, REVIEWS_FUNCTION, job_key, review_jobs
+from bot.settings import Settings
 
 
 async def test_reviews_on_give_one_daily_cron_job_that_runs_the_start() -> None:
@@ -26,3 +34,29 @@ async def test_reviews_off_give_no_cron_job() -> None:
         raise AssertionError("never run")
 
     assert review_jobs(every_days=0, start_due=start_due) == []
+
+
+def test_an_unanswered_review_closes_a_week_after_its_escalation_by_default() -> None:
+    policy = Settings(_env_file=None).review_policy()
+
+    assert policy.close_after == timedelta(days=7)
+    assert policy.close_at == timedelta(days=14)  # escalated after 7 days, closed 7 later
+
+
+def test_close_days_count_from_the_start_when_escalation_is_off_and_zero_never_closes() -> None:
+    no_escalation = Settings(_env_file=None, review_escalate_days=0, review_close_days=10)
+    never = Settings(_env_file=None, review_close_days=0)
+
+    assert no_escalation.review_policy().close_at == timedelta(days=10)
+    assert never.review_policy().close_after is None and never.review_policy().close_at is None
+
+
+def test_a_negative_close_days_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, review_close_days=-1)
+
+
+def test_the_close_job_is_keyed_per_review_so_it_is_queued_once() -> None:
+    assert job_key(JobName.REVIEW_CLOSE, "rev1") == job_key(JobName.REVIEW_CLOSE, "rev1")
+    assert job_key(JobName.REVIEW_CLOSE, "rev1") != job_key(JobName.REVIEW_CLOSE, "rev2")
+    assert RETRY_PLANS[JobName.REVIEW_CLOSE].retries > 1

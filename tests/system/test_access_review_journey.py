@@ -3,7 +3,10 @@ the bot adds Alex and Nestor to Finance EMEA (Megan approves both); 90 days late
 the bot, its worker and the sandbox run in this process) the workers' daily cron starts a review,
 each owner gets a card, Megan keeps Alex and removes Nestor, and the worker removes Nestor once.
 Another 90 days on, nobody answers the next review: the owners are reminded, then the fallback
-approver (Adele) is asked, and she keeps everyone. The audit trail holds every step."""
+approver (Adele) is asked, and she keeps everyone. The third review nobody finishes at all: a
+week after its escalation it closes unanswered, nobody is removed, the admin (Alex, whose chat
+the Playground shows) is told in one message, and Megan's late click on her card is answered
+with the close. The audit trail holds every step."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from approvals.reviews import Review
 from approvals.service import utc_now
 from bot.jobs import REVIEWS_FUNCTION
 from bot.services import Dlbot
+from bot.settings import Settings
 from exchange.sandbox.server import ThreadedSandbox
 from tests.approvals import demo
 from tests.playground.harness import PEOPLE, Playground, eventually
@@ -31,6 +35,12 @@ MEGAN = PEOPLE["meganb"]
 LEE = PEOPLE["leeg"]
 ADELE = PEOPLE["adelev"]
 NESTOR = demo.person(PEOPLE["nestorw"], "Nestor Wilke", "nestorw@contoso.com")
+
+
+@pytest.fixture(scope="module")
+def playground_settings(playground_settings: Settings) -> Settings:
+    # The signed-in user is the admin here: the Playground streams only their chat.
+    return playground_settings.model_copy(update={"admin_alerts": ALEX})
 
 
 async def approve_as_megan(playground: Playground, dlbot: Dlbot, request_id: str) -> None:
@@ -63,7 +73,7 @@ async def review_with(dlbot: Dlbot, cards: int, newer_than: str = "") -> Review:
     return await eventually(posted, within=30)
 
 
-async def test_a_review_keeps_and_removes_then_an_unanswered_one_is_escalated(
+async def test_a_review_removes_an_escalated_one_is_kept_and_an_unanswered_one_closes(
     playground: Playground, dlbot: Dlbot, sandbox: ThreadedSandbox
 ) -> None:
     await playground.install()
@@ -135,6 +145,42 @@ async def test_a_review_keeps_and_removes_then_an_unanswered_one_is_escalated(
         assert members(sandbox, "finance-emea").count("alexw@contoso.com") == 1
         assert writes(sandbox, "Remove-DistributionGroupMember") == 1
 
+        # The third round: nobody ever finishes it.
+        traveller.shift(timedelta(days=90 - 7))
+        assert await reviews_cron_as_a_worker_runs_it(dlbot) == 1
+        third = await review_with(dlbot, cards=2, newer_than=second.id)
+        seen = len(playground.stream.events)
+        traveller.shift(timedelta(days=3, minutes=1))
+        await review_with(dlbot, cards=4, newer_than=second.id)
+        traveller.shift(timedelta(days=4))
+        await review_with(dlbot, cards=5, newer_than=second.id)
+        traveller.shift(timedelta(days=7))
+
+        async def closed() -> Review | None:
+            review = await dlbot.reviews.get(third.id)
+            return review if review.closed_unanswered else None
+
+        final = await eventually(closed, within=30)
+        await playground.stream.wait_for(
+            said("The access review of Finance EMEA (finance-emea@contoso.com) closed unanswered"),
+            20,
+            seen,
+        )
+        megan = next(c for c in final.cards if c.approver_id == MEGAN)
+
+        late = await playground.invoke_card(
+            "review_finish",
+            {"requestId": third.id, "page": 0, "m0": "remove"},
+            reply_to_id=megan.activity_id,
+            from_id=MEGAN,
+            conversation_id=megan.conversation_id,
+        )
+
+        assert "This review closed on" in json.dumps(late)
+        assert "actions" not in late["value"]
+        assert members(sandbox, "finance-emea").count("alexw@contoso.com") == 1
+        assert writes(sandbox, "Remove-DistributionGroupMember") == 1
+
     events = [
         (e.event, e.request_id)
         for e in await RedisStreamAudit(dlbot.edge.redis).read()
@@ -148,6 +194,10 @@ async def test_a_review_keeps_and_removes_then_an_unanswered_one_is_escalated(
         ("review_reminded", second.id),
         ("review_escalated", second.id),
         ("review_completed", second.id),
+        ("review_started", third.id),
+        ("review_reminded", third.id),
+        ("review_escalated", third.id),
+        ("review_closed_unanswered", third.id),
     ]
 
 

@@ -123,10 +123,9 @@ class SchemaCodec:
         if type_name == "str":
             return _encode_str
         if type_name in ("bool", "int"):
-            exact = bool if type_name == "bool" else int
-            return lambda value: value if type(value) is exact else _refuse(value)
+            return _exactly(bool if type_name == "bool" else int)
         if type_name == "float":
-            return _encode_float
+            return _float
         if type_name == "object":
             return self._encode_object
         if type_name == "iso-8601":
@@ -137,24 +136,9 @@ class SchemaCodec:
         if isinstance(declared, type) and issubclass(declared, Enum):
             return _refuse
         if type_name[:1] + type_name[-1:] == "[]":
-            item = self._encoder(type_name[1:-1])
-            return lambda value: (
-                [None if element is None else item(element) for element in value]
-                if type(value) is list
-                else _refuse(value)
-            )
+            return _list_of(self._encoder(type_name[1:-1]))
         if type_name[:1] + type_name[-1:] == "{}":
-            member = self._encoder(type_name[1:-1])
-            return lambda value: (
-                {
-                    key if type(key) is str else _refuse(key): None
-                    if element is None
-                    else member(element)
-                    for key, element in value.items()
-                }
-                if type(value) is dict
-                else _refuse(value)
-            )
+            return _dict_of(self._encoder(type_name[1:-1]))
         return self._encode_model
 
     def _encode_object(self, value: Any) -> Any:
@@ -226,10 +210,9 @@ class SchemaCodec:
     def _decoder(self, type_name: str) -> Converter:
         # The order of msrest's Deserializer.deserialize_data.
         if type_name in ("str", "bool", "int"):
-            exact = {"str": str, "bool": bool, "int": int}[type_name]
-            return lambda value: value if type(value) is exact else _refuse(value)
+            return _exactly({"str": str, "bool": bool, "int": int}[type_name])
         if type_name == "float":
-            return _decode_float
+            return _float
         if type_name == "object":
             return _copy_json
         if type_name == "iso-8601":
@@ -237,22 +220,9 @@ class SchemaCodec:
         if type_name in _OTHER_NAMED_TYPES:
             return _refuse
         if type_name[:1] + type_name[-1:] == "[]":
-            item = self._decoder(type_name[1:-1])
-            return lambda value: (
-                [None if element is None else item(element) for element in value]
-                if type(value) is list
-                else _refuse(value)
-            )
+            return _list_of(self._decoder(type_name[1:-1]))
         if type_name[:1] + type_name[-1:] == "{}":
-            member = self._decoder(type_name[1:-1])
-            return lambda value: (
-                {
-                    key: None if element is None else member(element)
-                    for key, element in value.items()
-                }
-                if type(value) is dict
-                else _refuse(value)
-            )
+            return _dict_of(self._decoder(type_name[1:-1]))
         declared = self._models.get(type_name)
         if not (isinstance(declared, type) and issubclass(declared, Model)):
             return _refuse  # msrest fails on a type it has no class for, and reads enums its way
@@ -308,28 +278,46 @@ def _encode_str(value: Any) -> Any:
     raise _NotPlain
 
 
-def _encode_float(value: Any) -> Any:
-    kind = type(value)
-    if kind is float:
-        return value
-    if kind is int:
-        return float(value)
-    raise _NotPlain
-
-
 # msrest's own functions for dates (serialize_iso also reads strings; a failure goes back to
 # msrest whole).
 _encode_iso: Converter = Serializer.serialize_iso
 _deserialize_iso: Converter = Deserializer.deserialize_iso
 
 
-def _decode_float(value: Any) -> Any:
+def _float(value: Any) -> Any:
+    # msrest's float(value), both ways, for the numbers JSON has.
     kind = type(value)
     if kind is float:
         return value
     if kind is int:
         return float(value)
     raise _NotPlain
+
+
+def _exactly(kind: type) -> Converter:
+    # msrest's str(), bool() or int() leave a value of exactly that type as it is.
+    return lambda value: value if type(value) is kind else _refuse(value)
+
+
+def _list_of(item: Converter) -> Converter:
+    # msrest's serialize_iter / deserialize_iter on a list: None items stay None.
+    return lambda value: (
+        [None if element is None else item(element) for element in value]
+        if type(value) is list
+        else _refuse(value)
+    )
+
+
+def _dict_of(member: Converter) -> Converter:
+    # msrest's serialize_dict / deserialize_dict on a dict with text keys: None values stay None.
+    return lambda value: (
+        {
+            key if type(key) is str else _refuse(key): None if element is None else member(element)
+            for key, element in value.items()
+        }
+        if type(value) is dict
+        else _refuse(value)
+    )
 
 
 def _decode_iso(value: Any) -> Any:

@@ -7,87 +7,24 @@ cards posted and redrawn, and what the requester was told."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import redis.asyncio as redis
 import time_machine
-from saq import CronJob, Queue
+from saq import Queue
 
-from approvals.audit import AuditAction, RedisStreamAudit
+from approvals.audit import AuditAction
 from approvals.lifecycle import Timings
-from approvals.models import ApprovalRequest, RequestKind, RequestStatus
-from approvals.ports import JobName, NoticeKind
-from approvals.redis_store import RedisRequestStore
-from approvals.service import ApprovalService
-from approvals.testing import InMemoryMembershipWriter, InMemoryNotifier, StaticApprovers
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, sweep_job
+from approvals.models import RequestKind, RequestStatus
+from approvals.ports import NoticeKind
+from approvals.testing import StaticApprovers
+from bot.jobs import QUEUE_NAME, SaqJobQueue
 from tests.approvals import demo
-from tests.bot.saq_workers import Bodies, running, settled, until
+from tests.bot.approval_workers import Tenant
+from tests.bot.saq_workers import settled, until
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TIMINGS = Timings(timedelta(days=2), timedelta(days=4), timedelta(days=7))
-
-
-@dataclass
-class Tenant:
-    """What every process shares: Redis, and Teams (the notifier's record of cards/notices)."""
-
-    redis_url: str
-    client: redis.Redis
-    notifier: InMemoryNotifier
-    approvers: StaticApprovers
-    sweeps: int = 0  # runs of the per-minute sweep, by any worker
-
-    def service(self, queue: Queue) -> ApprovalService:
-        """One process's approval service: its own store client and job queue, one Redis."""
-        return ApprovalService(
-            store=RedisRequestStore(self.client),
-            approvers=self.approvers,
-            notifier=self.notifier,
-            jobs=SaqJobQueue(queue),
-            writer=InMemoryMembershipWriter(),
-            audit=RedisStreamAudit(self.client),
-            timings=TIMINGS,
-        )
-
-    async def events(self, action: AuditAction) -> int:
-        events = await RedisStreamAudit(self.client).read()
-        return sum(1 for e in events if e.event == action.value)
-
-
-@contextlib.asynccontextmanager
-async def two_workers(tenant: Tenant) -> AsyncIterator[Queue]:
-    """Two worker processes as `dlbot worker` builds them (jobs and the per-minute sweep), each
-    with its own queue connection and service; stopped on exit."""
-    queues = [Queue.from_url(tenant.redis_url, name=QUEUE_NAME) for _ in range(2)]
-    specs: list[tuple[Queue, Bodies, list[CronJob[Any]]]] = []
-    for queue in queues:
-        service = tenant.service(queue)
-
-        async def sweep(service: ApprovalService = service) -> int:
-            resumed = await service.resume_stalled()
-            tenant.sweeps += 1
-            return resumed
-
-        def bodies(
-            ctx: dict[str, Any], service: ApprovalService = service
-        ) -> dict[JobName, JobBody]:
-            return {
-                JobName.DELIVER_CARDS: service.deliver_cards,
-                JobName.EXECUTE: service.execute,
-                JobName.UPDATE_CARDS: service.update_cards,
-                JobName.REMIND: service.lifecycle.remind,
-                JobName.ESCALATE: service.lifecycle.escalate,
-                JobName.EXPIRE: service.lifecycle.expire,
-            }
-
-        specs.append((queue, bodies, [sweep_job(sweep)]))
-    async with running(specs):
-        yield queues[0]
 
 
 async def test_reminder_escalation_and_expiry_each_fire_once_with_two_workers_and_a_restart(
@@ -97,7 +34,6 @@ async def test_reminder_escalation_and_expiry_each_fire_once_with_two_workers_an
     tenant = Tenant(
         redis_url=redis_url,
         client=client,
-        notifier=InMemoryNotifier(),
         approvers=StaticApprovers(
             owners={
                 demo.FINANCE_EMEA.object_id: (demo.approver(demo.MEGAN), demo.approver(demo.LEE))
@@ -108,9 +44,7 @@ async def test_reminder_escalation_and_expiry_each_fire_once_with_two_workers_an
     notifier = tenant.notifier
     megan, lee, adele = demo.MEGAN.object_id, demo.LEE.object_id, demo.ADELE.object_id
 
-    async def request() -> ApprovalRequest:
-        found = await RedisRequestStore(client).requests_of(demo.ALEX.object_id, 1)
-        return found[0]
+    request = tenant.request
 
     async def counts() -> tuple[int, ...]:
         return (
@@ -140,10 +74,10 @@ async def test_reminder_escalation_and_expiry_each_fire_once_with_two_workers_an
 
     try:
         with time_machine.travel(START, tick=True) as traveller:
-            async with two_workers(tenant) as queue:
+            async with tenant.workers(TIMINGS) as queue:
                 bot = Queue.from_url(redis_url, name=QUEUE_NAME)
                 try:
-                    await tenant.service(bot).submit(
+                    await tenant.service(SaqJobQueue(bot), TIMINGS).submit(
                         kind=RequestKind.JOIN,
                         requester=demo.ALEX,
                         group=demo.FINANCE_EMEA,
@@ -170,7 +104,7 @@ async def test_reminder_escalation_and_expiry_each_fire_once_with_two_workers_an
                 assert notifier.notices_to(demo.ALEX.object_id)[-1] is NoticeKind.REMINDED
 
             # Both workers stop; two new ones start, knowing nothing but what Redis holds.
-            async with two_workers(tenant) as queue:
+            async with tenant.workers(TIMINGS) as queue:
                 traveller.shift(timedelta(days=2))
 
                 async def escalated() -> bool:

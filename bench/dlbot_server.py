@@ -138,7 +138,7 @@ async def _write_through_script_objects(
 
 
 def _without_round_four() -> None:
-    bot.app._SCHEMA = _MsrestOnly()  # type: ignore[assignment]
+    bot.app.SCHEMA = _MsrestOnly()  # type: ignore[assignment]
     bot.references.SCHEMA = _MsrestOnly()  # type: ignore[assignment]
     bot.connector_pool._plan_bodies = lambda serializer: None
     bot.storage.RedisStorage._preloaded_row = _preloaded_once  # type: ignore[method-assign]

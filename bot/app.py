@@ -175,10 +175,6 @@ async def _tell_unavailable(
         return None
 
 
-# Reads activities as msrest does, a quarter of the work (bot/schema_codec.py).
-_SCHEMA = SCHEMA
-
-
 def _activity(body: Any) -> Activity | None:
     """The activity in `body`, or None. The fields every turn needs are checked on the raw
     JSON: msrest turns a number into a string where it expects one."""
@@ -193,7 +189,8 @@ def _activity(body: Any) -> Activity | None:
     )
     if not all(isinstance(value, str) and value for value in required):
         return None
-    planned = _SCHEMA.decode(Activity, body)
+    # As msrest reads it, a quarter of the work (bot/schema_codec.py).
+    planned = SCHEMA.decode(Activity, body)
     if planned is not None:
         return cast(Activity, planned)
     try:

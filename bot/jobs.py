@@ -86,14 +86,16 @@ RETRY_PLANS: dict[JobName, RetryPlan] = {
 
 # A request's timers are keyed by the second they are due as well (0: at once): queued again for
 # the same time they are dropped, but queued for another time (the delays were changed and the
-# workers restarted: approvals.lifecycle) they are a new job rather than the old one kept.
+# workers restarted: approvals.lifecycle) they are a new job rather than the old one kept. An
+# at-once timer keeps its ":0": without it, it would be the key timers had before they were
+# keyed by time, and one of those still waiting for its old time would swallow it.
 TIMER_JOBS = frozenset({JobName.REMIND, JobName.ESCALATE, JobName.EXPIRE})
 
 
 def job_key(job: JobName, request_id: str, due: int = 0) -> str:
     if job is JobName.UPDATE_CARDS:
         return f"{job.value}:{request_id}:{uuid.uuid4().hex}"
-    if job in TIMER_JOBS and due:
+    if job in TIMER_JOBS:
         return f"{job.value}:{request_id}:{due}"
     return f"{job.value}:{request_id}"
 

@@ -207,16 +207,21 @@ class Settings(BaseSettings):
         description="Review every direct member, not only the members the bot added.",
     )
     review_remind_days: float = Field(
-        default=3, ge=0, description="Days until an unanswered review is reminded; 0: never."
+        default=3,
+        ge=0,
+        le=3650,  # beyond timedelta's range review_policy() would raise at start
+        description="Days until an unanswered review is reminded; 0: never.",
     )
     review_escalate_days: float = Field(
         default=7,
         ge=0,
+        le=3650,  # as above
         description="Days until an unanswered review goes to the fallback approvers; 0: never.",
     )
     review_close_days: float = Field(
         default=7,
         ge=0,
+        le=3650,  # beyond timedelta's range ("inf", 1e10) review_policy() would raise at start
         description="Days after the escalation (after the start when escalation is off) until an "
         "unanswered review closes, keeping everyone nobody decided on; 0: never.",
     )

@@ -86,7 +86,10 @@ def review_closed_message(review: Review) -> str:
         else f"Only the {removed} removal{'' if removed == 1 else 's'} chosen before then "
         "will be carried out; everyone else stays."
     )
+    # The reminder and the escalation can each be switched off: name only those that happened.
+    happened = (("the reminder", review.reminded_at), ("the escalation", review.escalated_at))
+    steps = " and ".join(step for step, at in happened if at is not None)
     return (
         f"The access review of {group.display_name} ({group.address}) closed unanswered: "
-        f"nobody finished it after the reminder and escalation. {changes}"
+        f"nobody finished it {f'after {steps}' if steps else 'in time'}. {changes}"
     )

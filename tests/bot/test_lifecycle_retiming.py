@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as redis
 import time_machine
-from saq import Queue
+from saq import Job, Queue
 
 from approvals.audit import AuditAction
 from approvals.lifecycle import Timings
@@ -136,5 +136,27 @@ async def test_a_timer_queued_again_for_its_time_is_one_job_and_for_another_time
             await jobs.enqueue(JobName.REMIND, "req-a", delay_seconds=24 * 3600)
             assert await queue.count("incomplete") == 2
             assert await jobs.timed_requests() == {"req-a"}
+    finally:
+        await queue.disconnect()
+
+
+async def test_a_timer_queued_before_timers_were_keyed_by_time_does_not_swallow_an_at_once_one(
+    redis_url: str,
+) -> None:
+    queue = Queue.from_url(redis_url, name=QUEUE_NAME)
+    try:
+        with time_machine.travel(START, tick=False):
+            # As the code before the upgrade queued it: keyed by step and request only.
+            await queue.enqueue(
+                Job(
+                    function=JobName.REMIND.value,
+                    kwargs={"request_id": "req-a"},
+                    key=f"{JobName.REMIND.value}:req-a",
+                    scheduled=int(START.timestamp()) + 48 * 3600,
+                )
+            )
+            await SaqJobQueue(queue).enqueue(JobName.REMIND, "req-a")
+
+            assert await queue.count("queued") == 1
     finally:
         await queue.disconnect()

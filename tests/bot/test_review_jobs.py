@@ -56,6 +56,12 @@ def test_a_negative_close_days_is_refused() -> None:
         Settings(_env_file=None, review_close_days=-1)
 
 
+@pytest.mark.parametrize("days", ["inf", "1e10"])
+def test_close_days_beyond_any_date_are_refused_as_a_setting_not_at_start(days: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, review_close_days=days)
+
+
 def test_the_close_job_is_keyed_per_review_so_it_is_queued_once() -> None:
     assert job_key(JobName.REVIEW_CLOSE, "rev1") == job_key(JobName.REVIEW_CLOSE, "rev1")
     assert job_key(JobName.REVIEW_CLOSE, "rev1") != job_key(JobName.REVIEW_CLOSE, "rev2")

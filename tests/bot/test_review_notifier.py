@@ -73,6 +73,22 @@ async def test_the_message_of_a_partly_decided_review_says_only_those_removals_h
     assert "Only the 1 removal chosen before then will be carried out" in activity.text
 
 
+async def test_the_message_names_the_reminder_and_escalation_only_when_they_happened() -> None:
+    messenger = Messenger()
+    notifier = TeamsReviewNotifier(messenger)
+    started = reviews.new_review(
+        review_id="rev1234567", group=FINANCE, reviewers=(MEGAN,), members=(ALEX,), now=NOW
+    )
+    asked = reviews.escalate(reviews.remind(started, now=NOW), fallback=(ADELE,), now=NOW)
+
+    for review in (started, asked):
+        await notifier.review_closed(reviews.close_unanswered(review, now=NOW), (ADELE,))
+
+    quiet, escalated = (activity.text for _, activity in messenger.sent)
+    assert "nobody finished it in time." in quiet and "escalation" not in quiet
+    assert "nobody finished it after the reminder and the escalation." in escalated
+
+
 async def test_a_closed_reviews_card_is_redrawn_with_its_close_and_no_buttons() -> None:
     messenger = Messenger()
     notifier = TeamsReviewNotifier(messenger)

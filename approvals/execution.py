@@ -169,7 +169,9 @@ class Executor:
 
     async def _changed_after_cancel(self, request: ApprovalRequest, result: WriteResult) -> None:
         """An admin cancelled the request while its change was running in Exchange: the change
-        is made all the same, so the audit trail says so and the admins hear of it."""
+        is made all the same, so the audit trail says so and the admins hear of it. A removal
+        that went through is heard of like any (a time-boxed membership ends rather than being
+        kept; a review's record drops the member); an addition is left to the admins."""
         problem = (
             f"request {request.id} was cancelled while {CMDLETS[request.kind]} ran; Exchange "
             f"made the change ({result.outcome}): undo it by hand if it should not stand"
@@ -182,6 +184,16 @@ class Executor:
             exchange_request_id=result.exchange_request_id,
             detail=problem,
         )
+        if request.kind is RequestKind.LEAVE:
+            execution = request.execution.model_copy(
+                update={
+                    "outcome": result.outcome,
+                    "exchange_request_id": result.exchange_request_id,
+                }
+            )
+            await self._membership_changed(
+                request.model_copy(update={"execution": execution}), failed=False
+            )
         await self._alert(request, problem)
 
     async def _record_attempt(self, request: ApprovalRequest, exc: TransientWriteError) -> None:

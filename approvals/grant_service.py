@@ -17,7 +17,9 @@ again for a grant past its end still waiting for one (a process died between sto
 and queueing its timers), and for a grant still ENDING: that job reads its removal request and
 settles the grant once the request is final, which is how an admin's cancel of the removal
 (`dlbot requests cancel`, a process with no grant service of its own) keeps the member, for
-good (KEPT), and how a grant whose hook was missed by a dying worker ends after all.
+good (KEPT: once no removal can still be running in Exchange; one that went through all the
+same ends the grant instead), and how a grant whose hook was missed by a dying worker ends
+after all. The sweeper reads the grants a page at a time: a mass end keeps many ENDING.
 
 A renewal prompt is recorded as sent only once Teams took it (the compare-and-set on
 `prompted`), so a delivery that failed (Bot Connector unreachable or 5xx) is counted on the
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -55,7 +58,13 @@ from approvals.grants import (
     MembershipRules,
     NotTheMember,
 )
-from approvals.models import ApprovalRequest, Person, RequestKind, RequestStatus
+from approvals.models import (
+    ADMIN_CANCEL_ACTOR,
+    ApprovalRequest,
+    Person,
+    RequestKind,
+    RequestStatus,
+)
 from approvals.ports import JobName, JobQueue
 from approvals.service import ApprovalService, SubmitResult, utc_now
 
@@ -71,8 +80,22 @@ _EARLY = timedelta(seconds=60)
 # How long past its end a grant may wait for its end job before the sweeper queues it again.
 _OVERDUE = timedelta(minutes=2)
 # How many times a renewal prompt is tried before it is given up; the saq retries of
-# GRANT_PROMPT (bot/jobs.py) must allow at least this many runs.
+# GRANT_PROMPT (bot/jobs.py) allow at least this many runs. A prompt queued with fewer (before
+# this release) is given up on saq's last run instead: see LAST_PROMPT_RUN.
 PROMPT_ATTEMPTS = 10
+# Set by the job runner (bot/jobs.py) while the GRANT_PROMPT run is the job queue's last: a
+# failure then gives the prompt up (audited, logged) rather than leaving saq to drop it unsaid.
+LAST_PROMPT_RUN: ContextVar[bool] = ContextVar("last_prompt_run", default=False)
+# An admin's cancel may land while the removal is already running in Exchange: one run of the
+# EXECUTE job takes up to its timeout (ten minutes, bot/jobs.py), and a removal that goes
+# through ends the grant by the workflow's hook even so. So the member is kept only once the
+# cancel is this old, when no removal can still be in flight.
+_CANCEL_SETTLED = timedelta(minutes=11)
+# How many grants one sweep reads at most, a page at a time: a mass end keeps thousands ENDING
+# (each waits for its removal), and the sweep must still reach a lost end job behind them,
+# yet finish well inside its minute; whatever is past this is the next minute's.
+_SWEEP_PAGE = 100
+_SWEEP_MAX = 5000
 _CAS_ROUNDS = 16
 
 Step = Callable[[Grant], Grant]
@@ -111,6 +134,18 @@ def end_job_id(grant: Grant) -> str:
     return f"{grant.id}.{grant.generation}"
 
 
+def _admin_cancelled_end(grant: Grant, request: ApprovalRequest) -> bool:
+    """Whether `request` is the grant's own removal, cancelled by an admin (`dlbot requests
+    cancel`): the one thing that keeps a member whose time ran out."""
+    return (
+        request.status is RequestStatus.CANCELLED
+        and request.id == grant.end_request_id
+        and request.grant_id == grant.id
+        and request.cancelled_by is not None
+        and request.cancelled_by.display_name == ADMIN_CANCEL_ACTOR
+    )
+
+
 def _parse_job_id(job_id: str, parts: int) -> tuple[str, ...] | None:
     found = tuple(job_id.split("."))
     if len(found) != parts or not all(p.isdigit() for p in found[1:]):
@@ -130,11 +165,7 @@ class GrantService:
         audit: AuditLog,
         rules: MembershipRules | None = None,
         clock: Callable[[], datetime] = utc_now,
-        prompt_attempts: int = PROMPT_ATTEMPTS,
     ) -> None:
-        if prompt_attempts < 1:
-            raise ValueError("prompt_attempts must be at least 1")
-        self._prompt_attempts = prompt_attempts
         self._store = store
         self._approvals = approvals
         self._jobs = jobs
@@ -221,11 +252,19 @@ class GrantService:
         grant = await self._store.get(request.grant_id) if request.grant_id else None
         if grant is None:
             grant = await self._store.current(request.requester.object_id, request.group.object_id)
-        if grant is None or grant.status not in (GrantStatus.ACTIVE, GrantStatus.ENDING):
+        if grant is None or grant.status not in (
+            GrantStatus.ACTIVE,
+            GrantStatus.ENDING,
+            GrantStatus.KEPT,  # kept for good, but off the list once they leave
+        ):
             return
-        timed_out = grant.status is GrantStatus.ENDING
-        if failed and not timed_out:
-            return  # they tried to leave early and could not: still a member, still timed
+        # Its own removal went through (also when an admin's cancel came too late and the
+        # grant was kept meanwhile): the time ran out; any other LEAVE is the member's own.
+        timed_out = grant.status is GrantStatus.ENDING or (
+            grant.status is GrantStatus.KEPT and request.id == grant.end_request_id
+        )
+        if failed and (not timed_out or grant.status is GrantStatus.KEPT):
+            return  # they (or a removal cancelled) could not leave: still a member, as before
         try:
             ended = await self._change(
                 grant, partial(grants.ended, now=self._clock(), failed=failed)
@@ -264,14 +303,16 @@ class GrantService:
             reached = await self._notifier.prompt_renewal(grant, days_before)
         except Exception as exc:
             # Teams (the Bot Connector) failed: counted on the grant, then raised for saq to
-            # run this again with backoff, unless that was the last attempt.
-            if await self._prompt_failed(grant, days_before, generation, repr(exc)):
+            # run this again with backoff, unless that was the last attempt (ours, or saq's).
+            if await self._prompt_failed(
+                grant, days_before, generation, repr(exc), last=LAST_PROMPT_RUN.get()
+            ):
                 raise
             return
         if not reached:
             # Teams will not let the bot reach the member at all: trying again cannot help.
             await self._prompt_failed(
-                grant, days_before, generation, "Teams cannot reach the member", give_up=True
+                grant, days_before, generation, "Teams cannot reach the member", unreachable=True
             )
             return
         try:
@@ -293,11 +334,14 @@ class GrantService:
         generation: int,
         error: str,
         *,
-        give_up: bool = False,
+        last: bool = False,
+        unreachable: bool = False,
     ) -> bool:
         """Count a failed delivery of a prompt; True when it is to be tried again, False when
-        it was given up now (audited, logged) or no longer matters (renewed or ended)."""
-        attempts = 1 if give_up else self._prompt_attempts
+        it was given up now (audited, logged) or no longer matters (renewed or ended). It is
+        given up after PROMPT_ATTEMPTS, or at once when this was the `last` run the job queue
+        allows, or when Teams cannot reach the member at all (`unreachable`)."""
+        attempts = 1 if last or unreachable else PROMPT_ATTEMPTS
         try:
             failed = await self._change(
                 grant,
@@ -317,7 +361,7 @@ class GrantService:
                 days_before,
                 grant.id,
                 tries,
-                self._prompt_attempts,
+                PROMPT_ATTEMPTS,
                 error,
             )
             return True
@@ -334,7 +378,7 @@ class GrantService:
         await self._record(
             AuditAction.RENEWAL_PROMPT_UNDELIVERED,
             failed,
-            result="unreachable" if give_up else "failed",
+            result="unreachable" if unreachable else "failed",
             detail=(
                 f"{days_before} days before the end ({failed.ends_at.isoformat()}); "
                 f"{tries} attempt(s): {error}"
@@ -399,11 +443,14 @@ class GrantService:
                 await self._left(request, failed=False)
             case RequestStatus.FAILED:
                 await self._left(request, failed=True)
-            case RequestStatus.CANCELLED:
-                await self._keep(grant, request)
-            case RequestStatus.DENIED | RequestStatus.EXPIRED:
-                # Cannot happen to a removal approved when asked; were it to, nobody chose to
-                # keep the member, so the time limit still stands: the removal is asked again.
+            case RequestStatus.CANCELLED if _admin_cancelled_end(grant, request):
+                if self._clock() >= request.updated_at + _CANCEL_SETTLED:
+                    await self._keep(grant, request)
+            case RequestStatus.CANCELLED | RequestStatus.DENIED | RequestStatus.EXPIRED:
+                # Not the removal an admin cancelled (the member's own LEAVE recorded as the
+                # removal, cancelled by anyone; or denied or expired, which cannot happen to a
+                # removal approved when asked): nobody chose to keep the member, so the time
+                # limit still stands and the removal is asked again.
                 try:
                     return await self._change(
                         grant, partial(grants.end_request_lost, request_id=request.id)
@@ -413,10 +460,11 @@ class GrantService:
         return None
 
     async def _keep(self, grant: Grant, request: ApprovalRequest) -> None:
-        """The LEAVE removing the member was cancelled (an admin's `dlbot requests cancel`):
-        the admin stopped the end, so the member stays, with no end date (KEPT), is told, and
-        no timer or sweep ends it again. (Cancelled before the grant recorded it, it is
-        recorded all the same by the end job, and settled here by the next sweep.)"""
+        """The LEAVE removing the member was cancelled by an admin (`dlbot requests cancel`),
+        _CANCEL_SETTLED ago: the admin stopped the end, so the member stays, with no end date
+        (KEPT), is told, and no timer or sweep ends it again (their leaving later does).
+        (Cancelled before the grant recorded it, it is recorded all the same by the end job,
+        and settled here by a later sweep.)"""
         try:
             kept = await self._change(
                 grant, partial(grants.kept, request_id=request.id, now=self._clock())
@@ -451,10 +499,17 @@ class GrantService:
         """Queue again the end job of every grant past its end still waiting for it, or still
         ENDING (the job settles it once its removal request is final). Keyed per grant and
         term, so one already queued or running is not queued twice."""
+        before = self._clock() - _OVERDUE
         count = 0
-        for grant in await self._store.due(self._clock() - _OVERDUE):
-            await self._jobs.enqueue(JobName.GRANT_END, end_job_id(grant))
-            count += 1
+        # Page by page, up to _SWEEP_MAX. A grant leaving the index meanwhile (its end job
+        # settled it) shifts the later pages, so one may be passed over: the next sweep has it.
+        for offset in range(0, _SWEEP_MAX, _SWEEP_PAGE):
+            page = await self._store.due(before, limit=_SWEEP_PAGE, offset=offset)
+            for grant in page:
+                await self._jobs.enqueue(JobName.GRANT_END, end_job_id(grant))
+                count += 1
+            if not page:  # (a short page is no end: the Redis store drops stale entries from it)
+                break
         return count
 
     # Renewing -----------------------------------------------------------------------------

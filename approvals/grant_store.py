@@ -44,8 +44,9 @@ class GrantStore(Protocol):
         """The member's grants, newest first."""
         ...
 
-    async def due(self, before: datetime, limit: int = 100) -> list[Grant]:
-        """Grants awaiting their end job whose end is before `before` (the sweeper's)."""
+    async def due(self, before: datetime, limit: int = 100, offset: int = 0) -> list[Grant]:
+        """Grants awaiting their end job whose end is before `before` (the sweeper's), earliest
+        end first, from the `offset`-th on: the sweeper reads them a page at a time."""
         ...
 
 
@@ -79,9 +80,9 @@ class InMemoryGrantStore:
         mine = [g for g in self._grants.values() if g.member.object_id == member_id]
         return sorted(mine, key=lambda g: g.started_at, reverse=True)[:limit]
 
-    async def due(self, before: datetime, limit: int = 100) -> list[Grant]:
+    async def due(self, before: datetime, limit: int = 100, offset: int = 0) -> list[Grant]:
         found = [g for g in self._grants.values() if g.awaits_end and g.ends_at < before]
-        return sorted(found, key=lambda g: g.ends_at)[:limit]
+        return sorted(found, key=lambda g: (g.ends_at, g.id))[offset : offset + limit]
 
 
 class RedisGrantStore:
@@ -137,9 +138,11 @@ class RedisGrantStore:
         found = [await self.get(text(grant_id)) for grant_id in ids]
         return [grant for grant in found if grant is not None]
 
-    async def due(self, before: datetime, limit: int = 100) -> list[Grant]:
+    async def due(self, before: datetime, limit: int = 100, offset: int = 0) -> list[Grant]:
+        if limit <= 0:
+            return []
         ids = await self._redis.zrangebyscore(
-            keys.ACTIVE_GRANTS, "-inf", f"({before.timestamp()!r}", start=0, num=limit
+            keys.ACTIVE_GRANTS, "-inf", f"({before.timestamp()!r}", start=offset, num=limit
         )
         found: list[Grant] = []
         for raw in ids:

@@ -10,6 +10,7 @@ by that request's id, and lives through renewals until its end:
        │                                    ├──end_failed──> END_FAILED (Exchange refused)
        │                                    └──kept──> KEPT  (an admin cancelled the removal)
        └──ended (the member left by themselves first)────────> ENDED
+    KEPT ──ended (they left later, or a removal in flight when cancelled went through)──> ENDED
 
 Every step is a pure function returning the grant with `version + 1`; the store keeps it only if
 the stored version is still the one it was made from, so each step happens once across workers.
@@ -219,9 +220,12 @@ def kept(grant: Grant, *, request_id: str, now: datetime) -> Grant:
 
 
 def ended(grant: Grant, *, now: datetime, failed: bool = False) -> Grant:
-    """ACTIVE or ENDING → ENDED (or END_FAILED when Exchange refused the removal)."""
-    if grant.status not in (GrantStatus.ACTIVE, GrantStatus.ENDING):
+    """ACTIVE or ENDING → ENDED (or END_FAILED when Exchange refused the removal); KEPT →
+    ENDED once the member is off the list after all (a kept member is a member like any)."""
+    if grant.status not in (GrantStatus.ACTIVE, GrantStatus.ENDING, GrantStatus.KEPT):
         raise GrantNotActive(grant)
+    if failed and grant.status is GrantStatus.KEPT:
+        raise GrantNotActive(grant)  # a removal that failed leaves a kept member kept
     status = GrantStatus.END_FAILED if failed else GrantStatus.ENDED
     return _next(grant, status=status, ended_at=now)
 

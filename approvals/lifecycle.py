@@ -12,10 +12,13 @@ and do nothing, which is cheaper than chasing them down.
 
 The delays are read at start-up, and timers follow the ones a worker runs with now: a job that
 fires before its step is due under them (queued under longer delays) queues itself for the due
-time and does nothing; one whose step is off does nothing; and each worker's first sweep queues
-every waiting request's timers for their current times (`retime`: a timer queued under longer
-delays would wait for its old time, and a new time is a new job key). docs/operations.md tells
-admins what a change of the hours does.
+time and does nothing; one whose step is off does nothing; and every waiting request's timers
+are queued once more for their current times (`retime`: a timer queued under longer delays
+would wait for its old time, and a new time is a new job key). That re-timing is part of the
+sweep, a saq cron job that one worker (whichever takes it) runs each minute: each worker process
+goes through the queue's waiting timers once, a bounded part in each sweep it happens to run
+(a large queue takes several sweeps, never one that outlives its timeout and starts over).
+docs/operations.md tells admins what a change of the hours does.
 
 A process that dies between storing a request and queueing its timers leaves them unqueued;
 the sweeper (ApprovalService.resume_stalled) looks at every open request once per version and
@@ -52,6 +55,14 @@ Step = Callable[[ApprovalRequest], ApprovalRequest]
 # early, and the worker that runs it may read a clock a few seconds behind the one that moved it
 # to the queue; its own key would then still be taken, and waiting would lose the step.
 _EARLY = timedelta(minutes=1)
+
+# Re-timing reads the queue's scheduled jobs of every kind (months of them) and each request
+# with a timer among them; a sweep does this many pages of about this many jobs, then leaves
+# the rest to the next sweep the process runs. Bounded, so the sweep stays well inside its
+# timeout (bot.jobs.SWEEP_TIMEOUT_SECONDS) however large the queue: a sweep that timed out
+# part way would otherwise start over, and never finish, every minute.
+RETIME_PAGES = 5
+RETIME_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,10 @@ class Timings:
 class TimerListing(Protocol):
     """A job queue that can say which requests have a timer waiting (bot.jobs.SaqJobQueue)."""
 
-    async def timed_requests(self) -> set[str]: ...
+    async def timed_requests(self, cursor: int, count: int) -> tuple[int, set[str]]:
+        """One page, from `cursor` (0: the start), of about `count` queued jobs: the cursor of
+        the next page (0: done), and the ids of the requests among them with a timer waiting."""
+        ...
 
 
 class _Record(Protocol):
@@ -135,6 +149,10 @@ class Lifecycle:
         self._change = change
         self._record = record
         self._tell = tell
+        # Re-timing's progress through the queue (retime): where its next page starts, the
+        # requests re-timed so far, and whether it has been through the whole queue.
+        self._retime_cursor = 0
+        self._retimed_ids: set[str] = set()
         self._retimed = False
 
     # Scheduling ---------------------------------------------------------------------------
@@ -174,20 +192,30 @@ class Lifecycle:
         await self._enqueue(job, request)
         return True
 
-    async def retime(self) -> None:
+    async def retime(self, *, pages: int = RETIME_PAGES, page: int = RETIME_PAGE) -> bool:
         """Once per process (the timings are read at start-up): queue every waiting request's
         timers for their times under the current timings. A timer queued under longer delays
         would otherwise wait for its old time; one now due or overdue is queued at once. Reads
-        only the requests the queue holds a timer for (none when it cannot list them)."""
+        only the requests the queue holds a timer for (none when it cannot list them), at most
+        `pages` pages of about `page` jobs a call, going on where the last call stopped (one
+        cut short, by the sweep's timeout, reads its page again). True once done."""
         if self._retimed or not isinstance(self._jobs, TimerListing):
-            return
-        for request_id in sorted(await self._jobs.timed_requests()):
-            try:
-                request = await self._get(request_id)
-            except RequestNotFound:
-                continue
-            await self.schedule(request)
-        self._retimed = True
+            return True
+        for _ in range(pages):
+            cursor, found = await self._jobs.timed_requests(self._retime_cursor, page)
+            for request_id in sorted(found - self._retimed_ids):
+                try:
+                    request = await self._get(request_id)
+                except RequestNotFound:
+                    continue
+                await self.schedule(request)
+            self._retimed_ids |= found
+            self._retime_cursor = cursor
+            if cursor == 0:
+                self._retimed = True
+                self._retimed_ids.clear()
+                return True
+        return False
 
     async def requeue(self, request: ApprovalRequest) -> None:
         """What the sweeper queues again for a pending request: its timers, and the delivery

@@ -9,13 +9,16 @@ just before that compare-and-set (it lives in a Redis Cluster slot of its own, w
 cannot reach together with the request), so it can hold ids that owe nothing: a change that lost
 its race, or a redraw done since. The sweep reads each entry's request and drops the entry when
 nothing is owed; dropping is conditional on the entry's time, so an entry written again by a
-newer change meanwhile stays.
+newer change meanwhile stays. An entry still owed a day on is given up (service.REDRAW_GIVE_UP).
+
+Every process that changes requests must be given the same ledger (bot/services.py and
+bot/admin_command.py pass a RedisRedrawLedger); the one in memory serves a single process.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol
 
 import redis.asyncio as redis
 
@@ -25,7 +28,11 @@ from approvals.redis_calls import text
 
 class RedrawLedger(Protocol):
     async def owe(self, request_id: str, since: datetime) -> None:
-        """Note that the request's cards may owe a redraw since `since` (a later note wins)."""
+        """Note that the request's cards may owe a redraw since `since`: the last write wins,
+        whether its time is later or earlier than the entry's (plain ZADD, no GT). settle and
+        postpone rely on that: any note written meanwhile changes the entry's time, so they
+        leave it alone. (With GT, a note from a process whose clock is behind would leave the
+        time as it was, and a settle under way would drop an entry a newer change needs.)"""
         ...
 
     async def due(self, before: datetime, limit: int) -> list[tuple[str, datetime]]:
@@ -39,15 +46,6 @@ class RedrawLedger(Protocol):
     async def postpone(self, request_id: str, since: datetime, until: datetime) -> None:
         """Move the entry to `until`, unless it was noted again meanwhile."""
         ...
-
-
-@runtime_checkable
-class KeepsRedrawLedger(Protocol):
-    """A job queue kept in Redis keeps the ledger beside its jobs (bot.jobs.SaqJobQueue): the
-    ledger is what makes the redraw job survive a crash, and the queue is the part of the
-    workflow every process that changes a request already holds."""
-
-    def redraw_ledger(self) -> RedrawLedger: ...
 
 
 class InMemoryRedrawLedger:

@@ -20,11 +20,20 @@ on-premises and cannot be written: its review is not started (audited as review_
 owners would decide removals nobody could carry out.
 
 A review nobody finishes ends: `close_after` past the escalation it closes as not answered
-(REVIEW_CLOSE, a job keyed per review, claimed by compare-and-set like the reminder). What
-someone decided is carried out (the removal job, as for a finished review); everyone nobody
-decided on stays, because a bot that writes to the directory removes people only on a person's
-decision. Every card is redrawn without buttons, and the fallback approvers (and the admins) are
-told in one message each.
+(REVIEW_CLOSE, a job keyed per review and the second it is due, claimed by compare-and-set like
+the reminder). What someone decided is carried out (the removal job, as for a finished review);
+everyone nobody decided on stays, because a bot that writes to the directory removes people
+only on a person's decision. Every card is redrawn without buttons, and the fallback approvers
+(and the admins) are told in one message each.
+
+The close follows the close days the workers run with now: a close job that fires before the
+review is due under them (queued under more days) queues itself for the due time and does
+nothing; the sweep queues at once the close of a review overdue under them (fewer days). The
+close and its announcement (jobs queued, people told, the audit) are two writes: the close
+notes on the review that it is still to be announced, and a run retried after failing part way
+(Teams throttled) announces it, as does the sweep's once saq's retries are spent. Someone told
+before the failure may be told twice; the audit says it once. A list deleted while its review
+was open has no owners to read: everyone asked (and the admins) are told.
 
 Whoever clicks a review card is checked against the list's CURRENT owners at click time (the
 card's data only names the review); after escalation the fallback approvers may decide too.
@@ -57,6 +66,7 @@ from approvals.review_store import ReviewStore
 from approvals.reviews import Choice, NotAReviewer, Review, ReviewClosed, ReviewConflict
 from approvals.service import ApprovalService, SubmitResult, utc_now
 from approvals.state import new_request_id
+from exchange.errors import ObjectNotFound
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +82,12 @@ _CAS_ROUNDS = 16
 _STALLED = timedelta(minutes=2)
 _CARDS_LOST_WITHIN = timedelta(hours=1)
 _SWEEP_LIMIT = 10_000
+# A close job this close to its time acts rather than waits (as approvals.lifecycle's timers do):
+# saq may run a job a second early, and a worker's clock may be a little behind.
+_EARLY = timedelta(minutes=1)
+# saq retries a failed close for about six minutes (bot.jobs RETRY_PLANS); the sweep queues the
+# announcement of a close again only after those, so that the two rarely run it at once.
+_ANNOUNCE_STALLED = timedelta(minutes=15)
 # Outcomes of a completed JOIN in which the bot (not someone else before it) made the member.
 _ADDED = frozenset({"added"})
 
@@ -100,6 +116,14 @@ class ReviewPolicy:
         if self.close_after is None:
             return None
         return (self.escalate_after or timedelta(0)) + self.close_after
+
+
+@dataclass(frozen=True)
+class _Told:
+    """Who is told that a review closed unanswered (besides the admins), and why so."""
+
+    people: tuple[Approver, ...]
+    list_gone: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,10 +274,10 @@ class ReviewService:
         for job, after in (
             (JobName.REVIEW_REMIND, self.policy.remind_after),
             (JobName.REVIEW_ESCALATE, self.policy.escalate_after),
-            (JobName.REVIEW_CLOSE, self.policy.close_at),
         ):
             if after is not None:
                 await self._jobs.enqueue(job, review.id, delay_seconds=after.total_seconds())
+        await self._schedule_close(review)
         depart = f"; MemberDepartRestriction {facts.depart_restriction}" if facts else ""
         await self._record(
             AuditAction.REVIEW_STARTED,
@@ -337,11 +361,15 @@ class ReviewService:
     async def close(self, review_id: str) -> None:
         """Nobody finished the review in time: close it (once, whichever worker runs this),
         keeping everyone nobody decided on; carry out what was decided, redraw every card,
-        and tell the fallback approvers and the admins."""
-        if self.policy.close_at is None:
-            return  # switched off since the job was scheduled
+        and tell the fallback approvers and the admins. A run on a review closed but not yet
+        announced (the run that closed it failed part way) announces it."""
         review = await self.get(review_id)
-        if not review.is_open:
+        if review.close_to_announce:
+            await self._announce_close(review, await self._told_of_close(review))
+            return
+        if self.policy.close_at is None or not review.is_open:
+            return  # switched off since the job was queued; or finished, or closed, already
+        if await self._close_not_yet(review):
             return
         # Read before the close: Exchange down fails this run, to be retried whole.
         tell = await self._told_of_close(review)
@@ -350,9 +378,18 @@ class ReviewService:
                 review, partial(reviews.close_unanswered, now=self._clock())
             )
         except ReviewClosed:
-            return  # finished by an owner, or closed by another run, meanwhile
+            return  # finished by an owner, or closed by another run (which announces it)
+        await self._announce_close(review, tell)
+
+    async def _announce_close(self, review: Review, tell: _Told) -> None:
+        # Queueing is idempotent by job key, and telling again someone told by a failed run
+        # is the price of telling everyone; the audit comes after the messages, so it is
+        # written by the run that got through them.
         await self._jobs.enqueue(JobName.REVIEW_REMOVE, review.id)
         await self._jobs.enqueue(JobName.REVIEW_UPDATE, review.id)
+        await self._notifier.review_closed(review, tell.people)
+        if not (await self.get(review.id)).close_to_announce:
+            return  # another run announced it while this one was sending
         removed = [review.members[i] for i in review.to_remove()]
         await self._record(
             AuditAction.REVIEW_CLOSED_UNANSWERED,
@@ -363,22 +400,57 @@ class ReviewService:
                 for part in (
                     f"{len(review.members) - len(review.decisions)} undecided kept",
                     "removing " + ", ".join(p.display_name for p in removed) if removed else "",
-                    f"telling {_named(tell)}",
+                    "the list no longer exists" if tell.list_gone else "",
+                    f"telling {_named(tell.people)}",
                 )
                 if part
             ),
         )
-        await self._notifier.review_closed(review, tell)
+        try:
+            await self._change(review, reviews.close_announced)
+        except ReviewClosed:
+            pass  # announced by another run at the same moment
 
-    async def _told_of_close(self, review: Review) -> tuple[Approver, ...]:
+    def _close_due(self, review: Review) -> datetime | None:
+        """When the review closes under the current policy, on a whole second: the queue keys
+        the close job by the second it is due (bot.jobs.job_key), so queueing it again for the
+        same time is dropped, and one for another time (the close days changed) is a new job."""
+        close_at = self.policy.close_at
+        if close_at is None:
+            return None
+        due = review.started_at + close_at
+        return due.replace(microsecond=0) + timedelta(seconds=1 if due.microsecond else 0)
+
+    async def _schedule_close(self, review: Review) -> None:
+        due = self._close_due(review)
+        if due is not None:
+            delay = (due - self._clock()).total_seconds()
+            await self._jobs.enqueue(JobName.REVIEW_CLOSE, review.id, delay_seconds=max(0.0, delay))
+
+    async def _close_not_yet(self, review: Review) -> bool:
+        """Whether the close job fired before the review is due under the current policy
+        (it was queued under fewer close days): then it queues itself for the due time and
+        does nothing."""
+        due = self._close_due(review)
+        if due is None or self._clock() + _EARLY >= due:
+            return False
+        await self._schedule_close(review)
+        return True
+
+    async def _told_of_close(self, review: Review) -> _Told:
         """The fallback approvers asked on escalation, and those configured now (escalation
-        may have been off, or found nobody)."""
-        current = await self._approvers.current_approvers(review.group)
+        may have been off, or found nobody). Of a list deleted meanwhile, whose owners cannot
+        be read: everyone the review asked."""
+        try:
+            current = await self._approvers.current_approvers(review.group)
+        except ObjectNotFound:
+            log.warning("review %s: the list %s no longer exists", review.id, review.group.address)
+            return _Told(review.reviewers, list_gone=True)
         escalated_to = (r for r in review.reviewers if r.via == FALLBACK_VIA)
         found: dict[str, Approver] = {}
         for approver in (*escalated_to, *current.fallback):
             found.setdefault(approver.object_id, approver)
-        return tuple(found.values())
+        return _Told(tuple(found.values()))
 
     async def remove(self, review_id: str) -> None:
         """Ask for the removal of every member the review removes, once each."""
@@ -429,6 +501,9 @@ class ReviewService:
         return queued
 
     def _lost_job(self, review: Review, now: datetime) -> JobName | None:
+        closed_at = review.completed_at or review.started_at
+        if review.close_to_announce and now - closed_at > _ANNOUNCE_STALLED:
+            return JobName.REVIEW_CLOSE  # its run failed on every retry, or died
         if not review.is_open:
             done_at = review.completed_at or review.started_at
             return JobName.REVIEW_REMOVE if now - done_at > _STALLED else None

@@ -133,7 +133,8 @@ def _by_name(person: Person) -> tuple[str, str]:
 
 
 def _unfinished(review: Review) -> bool:
-    return review.is_open or bool(review.pending_removals())
+    # What the sweeper must still look at (a close not yet announced included).
+    return review.unfinished
 
 
 # KEYS: the schedule. ARGV: list id, now, next time (epoch seconds). Moves a due list on (1).

@@ -9,6 +9,12 @@ when the admin asks for that), taken when it starts, and the decisions made on i
       │  ──close (nobody finished in time: undecided members stay)───> CLOSED
       └──────────────────────────────────────────────────────────────> COMPLETED
     COMPLETED | CLOSED ──removing (the LEAVE asked for one removed member, once each)──> same
+    CLOSED (to announce) ──close_announced (everyone told, the audit written)──> CLOSED
+
+The close and what follows it (the removal and redraw jobs queued, the people told, the audit)
+are not one write: the close notes on the review that it is still to be announced, so a run
+that failed after closing (Teams throttled) is retried rather than finding the review closed
+and stopping.
 
 Every step is a pure function returning the review with `version + 1`; the store keeps it only
 if the stored version is still the one it was made from, so each step happens once across
@@ -69,6 +75,9 @@ class Review(BaseModel):
     cards: tuple[CardRef, ...] = ()
     # Indexes of removed members whose LEAVE was asked for, and those requests' ids.
     removal_requests: tuple[tuple[int, str], ...] = ()
+    # Closed unanswered, and nobody told yet. False by default: a review closed before this
+    # was kept had its close announced in the same run.
+    close_to_announce: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -91,6 +100,12 @@ class Review(BaseModel):
     def pending_removals(self) -> list[int]:
         asked = {i for i, _ in self.removal_requests}
         return [i for i in self.to_remove() if i not in asked]
+
+    @property
+    def unfinished(self) -> bool:
+        """Still open, or a step after its end not yet done: removals not asked for, a close
+        not announced (the sweeper's: the job doing it may have been lost)."""
+        return self.is_open or bool(self.pending_removals()) or self.close_to_announce
 
     def reviewer(self, object_id: str) -> Approver | None:
         return next((r for r in self.reviewers if r.object_id == object_id), None)
@@ -219,7 +234,14 @@ def close_unanswered(review: Review, *, now: datetime) -> Review:
     """Nobody finished the review in time: it ends, keeping its decisions (the removals among
     them are carried out) and every member nobody decided on."""
     _open(review)
-    return _next(review, status=ReviewStatus.CLOSED, completed_at=now)
+    return _next(review, status=ReviewStatus.CLOSED, completed_at=now, close_to_announce=True)
+
+
+def close_announced(review: Review) -> Review:
+    """Everyone was told the review closed unanswered, and the audit says so (once)."""
+    if not review.close_to_announce:
+        raise ReviewClosed(review)
+    return _next(review, close_to_announce=False)
 
 
 def with_card(review: Review, card: CardRef) -> Review:

@@ -52,7 +52,7 @@ from approvals.ports import (
     NoticeKind,
     Notifier,
 )
-from approvals.redraws import InMemoryRedrawLedger, KeepsRedrawLedger, RedrawLedger
+from approvals.redraws import InMemoryRedrawLedger, RedrawLedger
 from approvals.store import RequestStore
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,14 @@ _SWEEP_PAGE = 100
 # fails (Teams down) is queued again after the retry interval, not every minute.
 REDRAW_GRACE = timedelta(seconds=30)
 _REDRAW_RETRY = timedelta(minutes=10)
+# A redraw still failing this long after the change that made the cards stale (Teams down for a
+# day, a chat the bot was removed from) is given up, with a warning, rather than queued again
+# every _REDRAW_RETRY for ever: the cards then show the old status until the request changes
+# again, and an approver pressing a button on one is told it is decided already.
+REDRAW_GIVE_UP = timedelta(hours=24)
+# A sweep looks at no more than this many pages of the ledger (of _SWEEP_PAGE entries), so a
+# backlog after an outage (or Teams refusing every redraw) cannot run the sweep past its timeout
+# (bot.jobs.SWEEP_TIMEOUT_SECONDS) and starve what comes after it; the rest is due next minute.
 _REDRAW_SWEEP_PAGES = 100
 
 
@@ -114,15 +122,10 @@ class ApprovalService:
         self._jobs = jobs
         self._audit = audit
         self._clock = clock
-        # Where the sweep finds redraws a crash may have lost: beside the jobs when the queue
-        # is in Redis, else (one process) in memory.
-        if redraws is None:
-            redraws = (
-                jobs.redraw_ledger()
-                if isinstance(jobs, KeepsRedrawLedger)
-                else InMemoryRedrawLedger()
-            )
-        self._redraws = redraws
+        # Where the sweep finds redraws a crash may have lost. Every process sharing a store
+        # must share it too (approvals.redraws.RedisRedrawLedger): the one in memory serves
+        # one process only (tests, demos).
+        self._redraws = redraws if redraws is not None else InMemoryRedrawLedger()
         # CREATE only: without them a new list has nobody to approve it and is not indexed.
         self._creation_approvers = creation_approvers
         self._new_lists = new_lists
@@ -479,6 +482,14 @@ class ApprovalService:
     async def _drawn(self, request: ApprovalRequest) -> bool:
         """Clear what `request` owed, at its own version (a same-version compare-and-set: a
         change made meanwhile keeps it owed, and is redrawn next)."""
+        # The version is kept, not bumped: clearing the mark changes nothing a card shows, and
+        # a new version would be a change to everyone watching versions. A redraw running at
+        # once would see the request "changed" and draw it all again (each clearing and bumping
+        # in turn), a step that read this version would lose its compare-and-set for nothing,
+        # and the sweep, which looks at each open request once per version, would read it
+        # again. Two documents at one version is safe here: a writer holding the older one
+        # (still marked owed) can only leave it marked, which at worst costs a redraw more,
+        # never one missed.
         try:
             await self._store.replace(
                 request.model_copy(update={"cards_owed_since": None}), request.version
@@ -513,8 +524,9 @@ class ApprovalService:
         in fact queued or running is dropped by the queue, and all are safe to run again anyway.
 
         Then, whatever their status: the redraw of cards still owed REDRAW_GRACE after the
-        change that made them stale (approvals.redraws; not counted), and once per process the
-        lifecycle timers under the current timings (Lifecycle.retime).
+        change that made them stale (approvals.redraws; not counted; given up REDRAW_GIVE_UP
+        after it), and once per process the lifecycle timers under the current timings, a
+        bounded part each sweep (Lifecycle.retime).
         """
         cutoff = self._clock() - timedelta(seconds=older_than_seconds)
         seen: set[tuple[str, int]] = set()
@@ -544,7 +556,8 @@ class ApprovalService:
             if len(page) < _SWEEP_PAGE or not fresh:
                 break
         await self._redraw_owed()
-        # Timers queued under other settings follow the current ones (once per process).
+        # Timers queued under other settings follow the current ones: once per process, a
+        # bounded part of the queue each sweep until it is through (Lifecycle.retime).
         await self.lifecycle.retime()
         return resumed
 
@@ -558,6 +571,19 @@ class ApprovalService:
                 request = await self._store.get(request_id)
                 if request is None or request.cards_owed_since is None:
                     await self._redraws.settle(request_id, since)
+                    continue
+                # Given up only once the sweep has queued it before (the entry was moved on at
+                # least once), so a request owed since before a long outage still gets a try.
+                tried = since - request.cards_owed_since >= _REDRAW_RETRY
+                if tried and now - request.cards_owed_since >= REDRAW_GIVE_UP:
+                    await self._redraws.settle(request_id, since)
+                    log.warning(
+                        "request %s (%s): cards still not redrawn since %s; gave up redrawing "
+                        "them (they show an older status until the request changes again)",
+                        request_id,
+                        request.status.value,
+                        request.cards_owed_since.isoformat(),
+                    )
                     continue
                 await self._jobs.enqueue(JobName.UPDATE_CARDS, request_id)
                 log.info(

@@ -30,6 +30,7 @@ from approvals.errors import InvalidTransition, RequestNotFound
 from approvals.models import OPEN_STATUSES, ApprovalRequest, ListRef, NewList, Person
 from approvals.ports import ApproverSet, WriteResult
 from approvals.redis_store import RedisRequestStore
+from approvals.redraws import RedisRedrawLedger
 from approvals.service import ApprovalService
 from approvals.store import RequestStore
 from bot.audit_retention import add_prune_arguments, run_prune
@@ -365,6 +366,8 @@ async def _cancel_with(settings: Settings, request_id: str, reason: str) -> int:
             audit=RecordingAudit(
                 RedisStreamAudit(edge.redis), WorkflowMetrics(edge.redis, store, queue)
             ),
+            # The workers' sweep redraws the cards if this process dies before queueing it.
+            redraws=RedisRedrawLedger(edge.redis),
         )
         return await cancel_request(service, request_id, reason)
     except (RedisError, OSError) as exc:

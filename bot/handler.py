@@ -29,6 +29,7 @@ from bot.dialogs.join_dialog import JoinDialog
 from bot.dialogs.leave_dialog import LeaveDialog
 from bot.invoke import card_invoke_response, error_invoke_response
 from bot.notifier import card_activity
+from exchange.errors import ObjectNotFound
 from skills.my_requests import (
     GrantHistory,
     MyRequests,
@@ -310,6 +311,9 @@ class DlBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder is untype
             return error_invoke_response(403, texts.REVIEW_NOT_A_REVIEWER)
         except ReviewClosed as closed:
             review = closed.review  # finished by someone else meanwhile: show the outcome
+        except ObjectNotFound:
+            # The list was deleted since the review began: nobody owns it now to decide.
+            return card_invoke_response(message_card(texts.REVIEW_LIST_GONE))
         return card_invoke_response(review_card(review, page=action.page))
 
     def _card_for(

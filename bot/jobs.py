@@ -6,10 +6,11 @@ request is never queued for execution twice at once; card redraws are keyed uniq
 a redraw queued while another runs must still happen (it reads the request as it is then). The
 lifecycle timers (reminder, escalation, expiry) are keyed by request and due time, and scheduled
 days ahead: saq keeps a scheduled job in Redis and one worker moves it to the queue when it is
-due. The queue also keeps the ledger of card redraws a crash may have lost (approvals.redraws).
+due.
 
-Every worker also runs a sweep each minute (`sweep_job`) that queues again the job of a request
-whose process died between storing it and queueing its job (ApprovalService.resume_stalled).
+A sweep runs each minute (`sweep_job`, a saq cron job: one worker runs it each time) and queues
+again the job of a request whose process died between storing it and queueing its job
+(ApprovalService.resume_stalled).
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ import structlog
 from saq import CronJob, Job, Queue
 from saq.queue.redis import RedisQueue
 
-from approvals.grant_service import PROMPT_ATTEMPTS
+from approvals.grant_service import LAST_PROMPT_RUN, PROMPT_ATTEMPTS
 from approvals.ports import JobName
-from approvals.redraws import RedisRedrawLedger
 
 QUEUE_NAME = "dlbot"
 
@@ -90,12 +90,15 @@ RETRY_PLANS: dict[JobName, RetryPlan] = {
 # at-once timer keeps its ":0": without it, it would be the key timers had before they were
 # keyed by time, and one of those still waiting for its old time would swallow it.
 TIMER_JOBS = frozenset({JobName.REMIND, JobName.ESCALATE, JobName.EXPIRE})
+# The close of an unanswered access review is keyed by its due second the same way (the close
+# days changed: approvals.review_service), but it is not a request's timer: retime leaves it be.
+_DUE_KEYED = TIMER_JOBS | {JobName.REVIEW_CLOSE}
 
 
 def job_key(job: JobName, request_id: str, due: int = 0) -> str:
     if job is JobName.UPDATE_CARDS:
         return f"{job.value}:{request_id}:{uuid.uuid4().hex}"
-    if job in TIMER_JOBS:
+    if job in _DUE_KEYED:
         return f"{job.value}:{request_id}:{due}"
     return f"{job.value}:{request_id}"
 
@@ -123,22 +126,26 @@ class SaqJobQueue:
             )
         )
 
-    def redraw_ledger(self) -> RedisRedrawLedger:
-        """Where requests owing a card redraw are noted (approvals.redraws), in this Redis."""
-        return RedisRedrawLedger(self._redis_queue().redis)
+    async def timed_requests(self, cursor: int, count: int) -> tuple[int, set[str]]:
+        """One page of the ids of the requests with a timer waiting for its time
+        (approvals.lifecycle's retime reads them), and the cursor of the next page (0: none).
 
-    async def timed_requests(self) -> set[str]:
-        """The ids of the requests with a timer waiting for its time (approvals.lifecycle's
-        retime reads them). saq keeps every job not yet finished in one sorted set, scored by
-        when it is due (0 once queued to run); its name is the private `_incomplete`."""
+        saq keeps every job not yet finished in one sorted set, scored by when it is due (0
+        once queued to run); its name is the private `_incomplete`. That set holds every
+        scheduled job of every kind, months ahead, so it is scanned (ZSCAN: about `count`
+        entries a call, and every entry there throughout the scan is seen at least once
+        however the set changes meanwhile) rather than read in one reply."""
         queue = self._redis_queue()
         incomplete = queue._incomplete  # noqa: SLF001 - see above
         found: set[str] = set()
-        for job_id in await queue.redis.zrangebyscore(incomplete, 1, "+inf"):
+        cursor, entries = await queue.redis.zscan(incomplete, cursor, count=count)
+        for job_id, due in entries:
+            if due < 1:
+                continue  # queued to run already: nothing waits for a time
             name, _, rest = queue.job_key_from_id(_text(job_id)).partition(":")
             if name in _TIMER_NAMES:
                 found.add(rest.partition(":")[0])
-        return found
+        return int(cursor), found
 
     def _redis_queue(self) -> RedisQueue:
         if not isinstance(self._queue, RedisQueue):  # Queue.from_url("redis://...") is one
@@ -181,7 +188,15 @@ def job_functions(
                 correlation_id=correlation_id, request_id=request_id, job=job.value
             ):
                 async with heartbeats(ctx.get("job")):
-                    await bodies(ctx)[job](request_id)
+                    # A prompt queued with fewer saq retries than PROMPT_ATTEMPTS (before
+                    # this release) is given up, loudly, by the service on saq's last run.
+                    saq_job = ctx.get("job")
+                    last = isinstance(saq_job, Job) and not saq_job.retryable
+                    token = LAST_PROMPT_RUN.set(job is JobName.GRANT_PROMPT and last)
+                    try:
+                        await bodies(ctx)[job](request_id)
+                    finally:
+                        LAST_PROMPT_RUN.reset(token)
 
         run.__name__ = run.__qualname__ = job.value  # saq finds functions by name
         return run

@@ -25,6 +25,7 @@ from approvals.grant_store import RedisGrantStore
 from approvals.models import Approver
 from approvals.ports import JobName
 from approvals.redis_store import RedisRequestStore
+from approvals.redraws import RedisRedrawLedger
 from approvals.review_exchange import ExchangeReviewFacts
 from approvals.review_service import ReviewService
 from approvals.review_store import RedisReviewStore
@@ -256,6 +257,8 @@ async def running(settings: Settings) -> AsyncIterator[Dlbot]:
             # A list made is indexed here at once, and by every other replica within seconds.
             new_lists=NewListIndexer(creation_directory, snapshots, index, creation),
             membership_rules=settings.membership_rules(),
+            # Shared by every bot and worker: the sweep redraws cards a dead process left stale.
+            redraws=RedisRedrawLedger(edge.redis),
         )
         # Time-limited memberships (README "Time-boxed membership"): attaches itself to the
         # approvals, which tell it of every membership change made or refused.

@@ -17,6 +17,10 @@ REVIEW_NOT_A_REVIEWER = (
     "can review its members."
 )
 REVIEW_UNKNOWN = "I can't find that review any more."
+REVIEW_LIST_GONE = (
+    "This list no longer exists in Exchange, so there is nothing left to review. "
+    "Its review closes by itself."
+)
 
 
 def review_heading(review: Review) -> str:

@@ -7,12 +7,13 @@ import itertools
 from dataclasses import dataclass, field
 
 from approvals.models import Approver, CardRef, ListRef, Person, RequestKind
-from approvals.ports import JobName
+from approvals.ports import ApproverSet, JobName
 from approvals.review_service import ListFacts, ReviewPolicy, ReviewService
 from approvals.review_store import InMemoryReviewStore, ReviewStore
 from approvals.reviews import Review
 from approvals.service import ApprovalService
-from approvals.testing import InMemoryJobQueue
+from approvals.testing import InMemoryJobQueue, StaticApprovers
+from exchange.errors import ObjectNotFound
 from tests.approvals import demo
 from tests.approvals.conftest import Harness
 
@@ -71,6 +72,24 @@ class ListFactsFake:
 
 
 @dataclass
+class DeletedLists(StaticApprovers):
+    """Exchange as it answers for a list deleted meanwhile: Get-DistributionGroup finds none."""
+
+    deleted: set[str] = field(default_factory=set)
+
+    async def current_approvers(self, group: ListRef) -> ApproverSet:
+        if group.object_id in self.deleted:
+            raise ObjectNotFound(
+                f"The operation couldn't be performed because object '{group.address}' "
+                "couldn't be found.",
+                cmdlet="Get-DistributionGroup",
+                status=404,
+                exception_type="ManagementObjectNotFoundException",
+            )
+        return await super().current_approvers(group)
+
+
+@dataclass
 class ReviewWorld(Harness):
     policy: ReviewPolicy = field(default_factory=ReviewPolicy)
     review_store: ReviewStore = field(default_factory=InMemoryReviewStore)
@@ -120,6 +139,14 @@ class ReviewWorld(Harness):
     async def after(self, **delta: float) -> None:
         self.clock.advance(**delta)
         await self.run_jobs()
+
+    def lists_can_be_deleted(self) -> DeletedLists:
+        """From now on the review service reads owners as Exchange answers them, including for
+        lists deleted meanwhile (add their ids to the returned `deleted`)."""
+        approvers = DeletedLists(owners=self.approvers.owners, fallback=self.approvers.fallback)
+        self.approvers = approvers
+        self.reviews._approvers = approvers  # noqa: SLF001 - the source the world's service reads
+        return approvers
 
     async def added(self, *people: Person, group: ListRef = demo.FINANCE_EMEA) -> None:
         """Each person joins the list through the bot (open list: added at once)."""

@@ -6,17 +6,21 @@ the old one; leaving early ends the grant; a list moved on-premises fails the en
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
 
+from approvals import grants
 from approvals.audit import AuditAction
 from approvals.errors import PermanentWriteError
-from approvals.grant_service import END_REASON, PROMPT_ATTEMPTS
+from approvals.grant_service import END_REASON, LAST_PROMPT_RUN, PROMPT_ATTEMPTS, end_job_id
 from approvals.grant_store import InMemoryGrantStore
 from approvals.grants import Grant, GrantNotActive, GrantStatus, MembershipRules, NotTheMember
-from approvals.models import RequestKind, RequestStatus
-from approvals.ports import JobName, NoticeKind
+from approvals.models import ListRef, Person, RequestKind, RequestStatus
+from approvals.ports import JobName, NoticeKind, WriteResult
+from approvals.testing import InMemoryMembershipWriter
+from skills.my_requests import MyRequests
 from tests.approvals import demo
 from tests.approvals.conftest import START
 from tests.approvals.grant_world import GrantWorld
@@ -268,7 +272,15 @@ async def test_an_admin_cancelling_the_removal_keeps_the_member_for_good_and_tel
     grant = await approved_for(world, 30)
     leave = await removal_asked(world, grant)
     await world.service.cancel_as_admin(leave, reason="still needed for the audit")
-    await world.run_jobs()  # the LEAVE's execution finds it cancelled; the end job settles
+    await world.run_jobs()  # the LEAVE's execution finds it cancelled
+    # A removal may still be running in Exchange for a while: the grant waits for it.
+    await world.grants.end(f"{grant.id}.0")
+    waiting = await world.grants.get(grant.id)
+    assert waiting is not None and waiting.status is GrantStatus.ENDING
+    assert world.grant_notices.what() == ["granted"]
+    world.clock.advance(minutes=11)
+    assert await world.grants.resume_overdue() == 1
+    await world.run_jobs()  # the end job settles
 
     kept = await world.grants.get(grant.id)
     assert kept is not None and kept.status is GrantStatus.KEPT and kept.end_request_id == leave
@@ -381,3 +393,166 @@ async def test_a_member_teams_cannot_reach_is_not_prompted_again_and_it_is_audit
     assert world.grant_notices.tries == [7]
     results = [e.result for e in world.audit.events if e.event == "renewal_prompt_undelivered"]
     assert results == ["unreachable"]
+
+
+class CancelledMidRemoval(InMemoryMembershipWriter):
+    """Exchange removes the member while `meanwhile` runs first: an admin's cancel landing
+    while Remove-DistributionGroupMember is already on its way."""
+
+    meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def remove_member(self, group: ListRef, person: Person) -> WriteResult:
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            await meanwhile()
+        return await super().remove_member(group, person)
+
+
+async def test_a_cancel_landing_while_exchange_removes_the_member_ends_the_grant_not_keeps_it() -> (
+    None
+):
+    writer = CancelledMidRemoval()
+    world = GrantWorld(writer=writer)
+    grant = await approved_for(world, 30)
+    leave = await removal_asked(world, grant)
+
+    async def cancel() -> None:
+        await world.service.cancel_as_admin(leave, reason="still needed")
+
+    writer.meanwhile = cancel
+    await world.run_jobs()
+    assert ALEX not in world.member()
+    assert (await world.service.get(leave)).status is RequestStatus.CANCELLED
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.ENDED
+    assert world.grant_notices.what() == ["granted", "ended"]
+    assert any("was cancelled while" in problem for _, problem in world.notifier.alerts)
+
+    # Sweeps long after the cancel do not turn it into "you stay a member".
+    world.clock.advance(minutes=30)
+    await world.grants.resume_overdue()
+    await world.run_jobs()
+    await world.grants.end(end_job_id(grant))
+    settled = await world.grants.get(grant.id)
+    assert settled is not None and settled.status is GrantStatus.ENDED
+    assert events(world, AuditAction.MEMBERSHIP_KEPT) == 0
+    results = [e.result for e in world.audit.events if e.event == "membership_ended"]
+    assert results == ["removed"]
+
+
+async def test_a_removal_that_went_through_after_the_grant_was_kept_ends_it_after_all() -> None:
+    writer = CancelledMidRemoval()
+    world = GrantWorld(writer=writer)
+    grant = await approved_for(world, 30)
+    leave = await removal_asked(world, grant)
+
+    async def cancel_and_keep() -> None:
+        # Exchange is slow beyond reason: the cancel settles (KEPT) before the removal returns.
+        await world.service.cancel_as_admin(leave, reason="still needed")
+        world.clock.advance(minutes=15)
+        await world.grants.end(end_job_id(grant))
+
+    writer.meanwhile = cancel_and_keep
+    await world.run_jobs()
+    assert ALEX not in world.member()
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.ENDED
+    assert world.grant_notices.what() == ["granted", "kept", "ended"]
+
+
+async def test_the_members_own_leave_recorded_as_the_removal_and_cancelled_is_asked_again() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    own = await world.service.submit(
+        kind=RequestKind.LEAVE, requester=demo.ALEX, group=demo.FINANCE_EMEA
+    )
+    await world.run_jobs()
+    await world.service.decide(own.request.id, demo.MEGAN, approve=True)  # not carried out yet
+    world.clock.advance(days=30, minutes=1)
+    await world.grants.end(end_job_id(grant))
+    ending = await world.grants.get(grant.id)
+    assert ending is not None and ending.end_request_id == own.request.id
+
+    await world.service.cancel_as_admin(own.request.id, reason="wrong list")
+    await world.run_jobs()
+    world.clock.advance(minutes=15)
+    await world.grants.resume_overdue()
+    await world.run_jobs()
+    ended = await world.grants.get(grant.id)
+    assert ended is not None and ended.status is GrantStatus.ENDED
+    assert ended.end_request_id != own.request.id
+    assert ALEX not in world.member() and world.removals() == 1
+    assert events(world, AuditAction.MEMBERSHIP_KEPT) == 0
+    assert world.grant_notices.what()[-1] == "ended"
+
+
+async def test_a_kept_member_who_leaves_ends_the_grant_and_it_is_no_longer_shown() -> None:
+    world = GrantWorld()
+    grant = await approved_for(world, 30)
+    leave = await removal_asked(world, grant)
+    await world.service.cancel_as_admin(leave, reason="still needed")
+    await world.run_jobs()
+    world.clock.advance(minutes=15)
+    await world.grants.resume_overdue()
+    await world.run_jobs()
+    mine = MyRequests(world.service, world.grants)
+    shown = (await mine.overview(demo.ALEX)).memberships
+    assert [(g.id, g.status) for g in shown] == [(grant.id, GrantStatus.KEPT)]
+
+    await world.after(days=40)
+    await world.service.submit(
+        kind=RequestKind.LEAVE, requester=demo.ALEX, group=demo.FINANCE_EMEA, auto_approved="x"
+    )
+    await world.run_jobs()
+    left = await world.grants.get(grant.id)
+    assert left is not None and left.status is GrantStatus.ENDED
+    assert (await mine.overview(demo.ALEX)).memberships == ()
+    assert world.grant_notices.what() == ["granted", "kept"]  # they know they left
+    results = [e.result for e in world.audit.events if e.event == "membership_ended"]
+    assert results == ["left"]
+
+
+async def test_the_sweep_finds_a_lost_end_job_behind_more_than_a_page_of_ending_grants() -> None:
+    world = GrantWorld()
+    for n in range(150):
+        member = Person(object_id=f"member-{n}", display_name=f"Member {n}")
+        ending = grants.claim_end(
+            grants.new_grant(
+                grant_id=f"g{n}", member=member, group=demo.FINANCE_EMEA, days=1, now=START
+            ),
+            generation=0,
+            now=START + timedelta(days=1),
+        )
+        await world.grant_store.create(ending.model_copy(update={"version": 0}))
+    lost = grants.new_grant(
+        grant_id="lost", member=demo.ALEX, group=demo.FINANCE_EMEA, days=2, now=START
+    )
+    await world.grant_store.create(lost)
+    world.clock.advance(days=3)
+    assert await world.grants.resume_overdue() == 151
+    assert end_job_id(lost) in [j.request_id for j in world.jobs.pending()]
+
+
+async def test_a_prompt_failing_on_the_job_queues_last_run_is_given_up_loudly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = GrantWorld()
+    world.grant_notices.failing[7] = 1000
+    grant = await approved_for(world, 30)
+    world.clock.advance(days=23)
+    with pytest.raises(ConnectionError):  # an earlier run: raised for the queue to retry
+        await world.grants.prompt(f"{grant.id}.0.7")
+    assert events(world, AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 0
+    token = LAST_PROMPT_RUN.set(True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="approvals.grant_service"):
+            await world.grants.prompt(f"{grant.id}.0.7")  # given up, not raised
+    finally:
+        LAST_PROMPT_RUN.reset(token)
+    (event,) = [
+        e for e in world.audit.events if e.event == AuditAction.RENEWAL_PROMPT_UNDELIVERED.value
+    ]
+    assert event.result == "failed" and "2 attempt(s)" in event.detail
+    assert [r.levelno for r in caplog.records if "given up" in r.getMessage()] == [logging.WARNING]
+    given_up = await world.grants.get(grant.id)
+    assert given_up is not None and 7 in given_up.undelivered

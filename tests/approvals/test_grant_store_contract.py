@@ -99,3 +99,11 @@ async def test_a_kept_grant_is_no_longer_due(store: GrantStore) -> None:
     asked = await store.replace(grants.ending_by(ending, request_id="leave1"), 1)
     await store.replace(grants.kept(asked, request_id="leave1", now=later), 2)
     assert await store.due(NOW + timedelta(days=400)) == []
+
+
+async def test_due_grants_are_read_a_page_at_a_time_earliest_end_first(store: GrantStore) -> None:
+    for n in (3, 1, 5, 2, 4):
+        await store.create(a_grant(f"req{n}", days=n))
+    later = NOW + timedelta(days=10)
+    pages = [[g.id for g in await store.due(later, limit=2, offset=o)] for o in (0, 2, 4, 6)]
+    assert pages == [["req1", "req2"], ["req3", "req4"], ["req5"], []]

@@ -93,13 +93,21 @@ def test_a_cancelled_removal_keeps_the_member_for_good_and_nothing_ends_it_after
     kept = grants.kept(asked, request_id="leave1", now=NOW + timedelta(days=30))
     assert kept.status is GrantStatus.KEPT and not kept.awaits_end
     for step in (
-        lambda: grants.ended(kept, now=NOW),
+        lambda: grants.ended(kept, now=NOW, failed=True),
         lambda: grants.claim_end(kept, generation=0, now=NOW + timedelta(days=60)),
         lambda: grants.renew(kept, days=30, now=NOW),
         lambda: grants.kept(kept, request_id="leave1", now=NOW),
     ):
         with pytest.raises(GrantNotActive):
             step()
+
+
+def test_a_kept_member_who_is_off_the_list_after_all_ends_the_grant() -> None:
+    ending = grants.claim_end(a_grant(), generation=0, now=NOW + timedelta(days=30))
+    kept = grants.kept(grants.ending_by(ending, request_id="leave1"), request_id="leave1", now=NOW)
+    left = grants.ended(kept, now=NOW + timedelta(days=40))
+    assert left.status is GrantStatus.ENDED and left.ended_at == NOW + timedelta(days=40)
+    assert not left.awaits_end
 
 
 def test_a_removal_that_ended_without_removing_anyone_is_asked_for_again() -> None:

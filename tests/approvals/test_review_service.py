@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from approvals.models import CardRef, RequestKind, RequestStatus
+from approvals import reviews
+from approvals.models import Approver, CardRef, RequestKind, RequestStatus
 from approvals.ports import JobName
 from approvals.review_service import ReviewPolicy
 from approvals.reviews import Choice, NotAReviewer, Review, ReviewClosed, ReviewStatus
 from approvals.testing import InMemoryJobQueue
 from tests.approvals import demo
-from tests.approvals.review_world import ReviewWorld
+from tests.approvals.review_world import ReviewCards, ReviewWorld
 
 FINANCE = demo.FINANCE_EMEA
 
@@ -500,3 +501,136 @@ async def test_the_sweep_closes_a_review_whose_close_job_was_lost_exactly_once()
     assert (await world.reviews.get(review_id)).closed_unanswered
     assert review_events(world).count("review_closed_unanswered") == 1
     assert len(world.cards.closed) == 1
+
+
+class ThrottledCards(ReviewCards):
+    """The Bot Connector answers 429 to the first `throttled` close messages."""
+
+    throttled = 1
+
+    async def review_closed(self, review: Review, tell: tuple[Approver, ...]) -> None:
+        if self.throttled:
+            self.throttled -= 1
+            raise RuntimeError("429 Too Many Requests from the Bot Connector")
+        await super().review_closed(review, tell)
+
+
+async def test_a_close_whose_message_was_throttled_is_announced_on_retry_and_audited_once() -> None:
+    world = ReviewWorld(cards=ThrottledCards())
+    await world.added(demo.ALEX, demo.GRADY)
+    review_id = await started(world)
+
+    await world.after(days=14, minutes=1)  # the close job fails once, and saq retries it
+    await world.reviews.close(review_id)  # a later run (another worker's) tells nobody again
+
+    closed = await world.reviews.get(review_id)
+    assert [f.job.job for f in world.jobs.failures] == [JobName.REVIEW_CLOSE]
+    assert closed.closed_unanswered and not closed.close_to_announce
+    assert [(r.id, told) for r, told in world.cards.closed] == [
+        (review_id, (demo.ADELE.object_id,))
+    ]
+    assert review_events(world).count("review_closed_unanswered") == 1
+    drawn = world.cards.last_drawn()
+    assert len(drawn) == len(closed.cards) == 5
+    assert all(r.closed_unanswered for r in drawn.values())
+
+
+class FailingEnqueue(InMemoryJobQueue):
+    """Redis goes away when the removal job of a review is queued (`fail` times)."""
+
+    fail = 0
+
+    async def enqueue(self, job: JobName, request_id: str, *, delay_seconds: float = 0) -> None:
+        if job is JobName.REVIEW_REMOVE and self.fail:
+            self.fail -= 1
+            raise ConnectionError("redis went away")
+        await super().enqueue(job, request_id, delay_seconds=delay_seconds)
+
+
+async def test_the_sweep_announces_a_close_whose_every_retry_failed_once_they_are_spent() -> None:
+    world = ReviewWorld()
+    queue = FailingEnqueue(clock=world.clock, max_retries=2)
+    world.jobs = queue
+    world.reviews._jobs = queue  # noqa: SLF001 - the same queue the world runs
+    world.service._jobs = queue  # noqa: SLF001
+    world.service.lifecycle._jobs = queue  # noqa: SLF001
+    await world.added(demo.ALEX, demo.GRADY)
+    review_id = await started(world)
+    # Grady's removal, decided before the close, keeps the review in the sweeper's index too.
+    await world.reviews.decide(review_id, demo.MEGAN, {1: Choice.REMOVE})
+    queue.fail = 3
+
+    await world.after(days=14, minutes=1)
+    assert len(queue.dead) == 1
+    assert (await world.reviews.get(review_id)).close_to_announce
+    world.clock.advance(minutes=10)
+    await world.reviews.resume_stalled()  # saq's retries are still the close's own
+    assert JobName.REVIEW_CLOSE not in queue.names()
+    world.clock.advance(minutes=6)
+    assert await world.reviews.resume_stalled() == 1
+    await world.run_jobs()
+
+    closed = await world.reviews.get(review_id)
+    assert not closed.close_to_announce
+    assert world.members() == {demo.ALEX.object_id}
+    assert [told for _, told in world.cards.closed] == [(demo.ADELE.object_id,)]
+    assert review_events(world).count("review_closed_unanswered") == 1
+    assert all(r.closed_unanswered for r in world.cards.last_drawn().values())
+    world.clock.advance(minutes=20)
+    assert await world.reviews.resume_stalled() == 0
+
+
+async def test_close_days_raised_after_a_review_started_close_it_at_the_new_time_only() -> None:
+    world = ReviewWorld()  # closes 14 days after the start: 7 to escalation, 7 more
+    await world.added(demo.ALEX)
+    review_id = await started(world)
+    world.reviews.policy = ReviewPolicy(close_after=timedelta(days=10))  # restarted with 10
+
+    await world.after(days=14, minutes=1)  # the close job queued for the old time fires
+    await world.reviews.resume_stalled()
+    await world.run_jobs()
+    assert (await world.reviews.get(review_id)).is_open
+    await world.after(days=2, hours=23)
+    assert (await world.reviews.get(review_id)).is_open
+    await world.after(hours=1)
+
+    closed = await world.reviews.get(review_id)
+    assert closed.closed_unanswered
+    assert closed.completed_at is not None
+    assert closed.completed_at - closed.started_at <= timedelta(days=17, minutes=1)
+    assert review_events(world).count("review_closed_unanswered") == 1
+    assert len(world.cards.closed) == 1
+
+
+async def test_a_review_of_a_list_deleted_meanwhile_closes_telling_everyone_it_asked() -> None:
+    world = ReviewWorld()
+    approvers = world.lists_can_be_deleted()
+    await world.added(demo.ALEX)
+    review_id = await started(world)
+    await world.after(days=7, minutes=1)  # escalated to Adele while the list still existed
+    approvers.deleted.add(FINANCE.object_id)
+
+    await world.after(days=7)
+
+    closed = await world.reviews.get(review_id)
+    assert closed.closed_unanswered and not closed.close_to_announce
+    assert [told for _, told in world.cards.closed] == [
+        (demo.MEGAN.object_id, demo.LEE.object_id, demo.ADELE.object_id)
+    ]
+    [event] = [e for e in world.audit.events if e.event == "review_closed_unanswered"]
+    assert "the list no longer exists" in event.detail
+    assert [f.job.job for f in world.jobs.failures] == []
+
+
+async def test_a_closed_review_stays_unfinished_until_its_close_is_announced_once() -> None:
+    world = ReviewWorld()
+    await world.added(demo.ALEX)
+    review = await world.reviews.get(await started(world))
+
+    closed = reviews.close_unanswered(review, now=world.clock())
+    announced = reviews.close_announced(closed)
+
+    assert closed.unfinished and closed.close_to_announce
+    assert not announced.unfinished and announced.closed_unanswered
+    with pytest.raises(ReviewClosed):
+        reviews.close_announced(announced)

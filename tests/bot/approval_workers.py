@@ -20,6 +20,7 @@ from approvals.lifecycle import Timings
 from approvals.models import ApprovalRequest, RequestKind
 from approvals.ports import JobName
 from approvals.redis_store import RedisRequestStore
+from approvals.redraws import RedisRedrawLedger
 from approvals.service import ApprovalService
 from approvals.testing import InMemoryMembershipWriter, InMemoryNotifier, StaticApprovers
 from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, sweep_job
@@ -70,6 +71,7 @@ class Tenant:
             writer=InMemoryMembershipWriter(),
             audit=RedisStreamAudit(self.client),
             timings=timings,
+            redraws=RedisRedrawLedger(self.client),  # as bot/services.py: one for every process
         )
 
     async def events(self, action: AuditAction) -> int:

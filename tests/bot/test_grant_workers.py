@@ -30,10 +30,11 @@ from approvals.grants import Grant, GrantStatus
 from approvals.models import ADMIN_CANCEL_ACTOR, RequestKind
 from approvals.ports import JobName
 from approvals.redis_store import RedisRequestStore
+from approvals.redraws import RedisRedrawLedger
 from approvals.service import ApprovalService
 from approvals.testing import InMemoryNotifier, StaticApprovers
 from bot.admin_command import EXIT_OK, cancel_request
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, sweep_job
+from bot.jobs import QUEUE_NAME, RETRY_PLANS, JobBody, RetryPlan, SaqJobQueue, sweep_job
 from exchange.client import ExchangeClient
 from exchange.sandbox.faults import Fault
 from exchange.sandbox.server import SandboxServer
@@ -73,6 +74,7 @@ class Tenant:
             jobs=jobs,
             writer=ExchangeMembershipWriter(self.exchange),
             audit=RedisStreamAudit(self.client),
+            redraws=RedisRedrawLedger(self.client),
         )
         grants = GrantService(
             store=RedisGrantStore(self.client),
@@ -92,6 +94,7 @@ class Tenant:
             jobs=SaqJobQueue(queue),
             writer=ExchangeMembershipWriter(self.exchange),
             audit=RedisStreamAudit(self.client),
+            redraws=RedisRedrawLedger(self.client),
         )
 
     def removals(self) -> int:
@@ -455,6 +458,45 @@ async def test_a_prompt_failing_every_retry_is_audited_and_logged_and_the_last_d
                 await settled(queue)
                 assert tries.count(7) == PROMPT_ATTEMPTS
                 assert await tenant.events(AuditAction.RENEWAL_PROMPTED) == 1
+    finally:
+        await store.aclose()
+
+
+async def test_a_prompt_queued_with_the_old_shorter_retry_plan_is_given_up_on_its_last_run(
+    redis_url: str,
+    sandbox: SandboxServer,  # noqa: F811 - the fixture imported above
+    client: ExchangeClient,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The plan renewal prompts were queued with before PROMPT_ATTEMPTS: fewer runs than that.
+    old = RetryPlan(retries=8, retry_delay=2.0, max_delay=120.0, timeout=120)
+    monkeypatch.setitem(RETRY_PLANS, JobName.GRANT_PROMPT, old)
+    store = redis.Redis.from_url(redis_url)
+    tenant = a_tenant(redis_url, store, client, sandbox)
+    tenant.notices.failing[7] = 1000
+    tries = tenant.notices.tries
+    caplog.set_level(logging.WARNING, logger="approvals.grant_service")
+    try:
+        with time_machine.travel(START, tick=True) as traveller:
+            async with two_workers(tenant) as queue:
+                await tenant.join_for(30)
+                await until(lambda: _true(tenant.notices.what() == ["granted"]))
+                traveller.shift(timedelta(days=23))
+
+                async def given_up() -> bool:
+                    return await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 1
+
+                await as_time_runs(traveller, given_up, timedelta(minutes=3))
+                await settled(queue)
+                assert tries.count(7) == old.retries
+                events = await RedisStreamAudit(store).read()
+                (event,) = [
+                    e for e in events if e.event == AuditAction.RENEWAL_PROMPT_UNDELIVERED.value
+                ]
+                assert event.result == "failed" and f"{old.retries} attempt(s)" in event.detail
+                warned = [r for r in caplog.records if "given up" in r.getMessage()]
+                assert [r.levelno for r in warned] == [logging.WARNING]
     finally:
         await store.aclose()
 

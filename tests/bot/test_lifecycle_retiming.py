@@ -15,8 +15,10 @@ from saq import Job, Queue
 
 from approvals.audit import AuditAction
 from approvals.lifecycle import Timings
+from approvals.models import RequestKind
 from approvals.ports import JobName
 from bot.jobs import QUEUE_NAME, SaqJobQueue
+from tests.approvals import demo
 from tests.bot.approval_workers import Tenant
 from tests.bot.saq_workers import until
 
@@ -135,7 +137,7 @@ async def test_a_timer_queued_again_for_its_time_is_one_job_and_for_another_time
 
             await jobs.enqueue(JobName.REMIND, "req-a", delay_seconds=24 * 3600)
             assert await queue.count("incomplete") == 2
-            assert await jobs.timed_requests() == {"req-a"}
+            assert await jobs.timed_requests(0, 100) == (0, {"req-a"})
     finally:
         await queue.disconnect()
 
@@ -158,5 +160,66 @@ async def test_a_timer_queued_before_timers_were_keyed_by_time_does_not_swallow_
             await SaqJobQueue(queue).enqueue(JobName.REMIND, "req-a")
 
             assert await queue.count("queued") == 1
+    finally:
+        await queue.disconnect()
+
+
+async def test_the_waiting_timers_are_listed_a_page_at_a_time_and_every_one_is_found(
+    redis_url: str,
+) -> None:
+    queue = Queue.from_url(redis_url, name=QUEUE_NAME)
+    try:
+        with time_machine.travel(START, tick=False):
+            jobs = SaqJobQueue(queue)
+            timed = {f"req-{n}" for n in range(300)}
+            for request_id in timed:
+                await jobs.enqueue(JobName.REMIND, request_id, delay_seconds=48 * 3600)
+                # Jobs of other kinds share saq's set, scheduled or queued to run at once.
+                await jobs.enqueue(JobName.DELIVER_CARDS, request_id, delay_seconds=3600)
+                await jobs.enqueue(JobName.EXECUTE, request_id)
+            await jobs.enqueue(JobName.REMIND, "req-due-now")  # queued to run: waits for nothing
+
+            found: set[str] = set()
+            pages, cursor = 0, 0
+            while True:
+                cursor, page = await jobs.timed_requests(cursor, 50)
+                found |= page
+                pages += 1
+                if cursor == 0:
+                    break
+
+            assert found == timed
+            assert pages > 1
+    finally:
+        await queue.disconnect()
+
+
+async def test_re_timing_a_large_queue_goes_on_a_bounded_part_per_sweep_until_every_timer_moved(
+    tenant: Tenant,
+) -> None:
+    queue = Queue.from_url(tenant.redis_url, name=QUEUE_NAME)
+    try:
+        with time_machine.travel(START, tick=False):
+            bot = tenant.service(SaqJobQueue(queue), remind_after(48))
+            for n in range(300):
+                requester = demo.person(f"00000000-0000-4000-8000-{n:012d}", f"P{n}", f"p{n}@x.com")
+                await bot.submit(
+                    kind=RequestKind.JOIN, requester=requester, group=demo.FINANCE_EMEA
+                )
+            # Each request: its delivery (queued to run) and its reminder 48 hours on.
+            assert await queue.count("incomplete") == 600
+
+            worker = tenant.service(SaqJobQueue(queue), remind_after(24)).lifecycle
+            assert not await worker.retime(pages=1, page=50)
+            assert 600 < await queue.count("incomplete") < 900
+
+            sweeps = 1
+            while not await worker.retime(pages=1, page=50):
+                sweeps += 1
+                assert sweeps < 100, "re-timing never got through the queue"
+            # Every request has a reminder 24 hours on as well (the old one finds it sent).
+            assert await queue.count("incomplete") == 900
+            assert await worker.retime(pages=1, page=50)
+            assert await queue.count("incomplete") == 900
     finally:
         await queue.disconnect()

@@ -184,3 +184,19 @@ async def test_a_click_on_a_review_that_closed_unanswered_says_when_it_closed() 
     review = await world.reviews.get(review_id)
     assert review.closed_unanswered and review.decisions == ()
     assert world.members() == {"member-000", "member-001"}
+
+
+async def test_a_click_on_the_review_of_a_list_deleted_meanwhile_is_answered_not_raised() -> None:
+    world, review_id = await a_started_review(2)
+    world.lists_can_be_deleted().deleted.add(demo.FINANCE_EMEA.object_id)
+
+    answer = await click(
+        bot=a_bot(world),
+        verb="review_finish",
+        data={"requestId": review_id, "m0": "remove"},
+        as_user=demo.MEGAN.object_id,
+    )
+
+    assert answer.type == CARD_TYPE
+    assert texts.REVIEW_LIST_GONE in json.dumps(answer.value)
+    assert (await world.reviews.get(review_id)).decisions == ()

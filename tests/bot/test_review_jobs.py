@@ -66,3 +66,10 @@ def test_the_close_job_is_keyed_per_review_so_it_is_queued_once() -> None:
     assert job_key(JobName.REVIEW_CLOSE, "rev1") == job_key(JobName.REVIEW_CLOSE, "rev1")
     assert job_key(JobName.REVIEW_CLOSE, "rev1") != job_key(JobName.REVIEW_CLOSE, "rev2")
     assert RETRY_PLANS[JobName.REVIEW_CLOSE].retries > 1
+
+
+def test_the_close_job_is_keyed_by_its_due_second_so_new_close_days_make_a_new_job() -> None:
+    due = job_key(JobName.REVIEW_CLOSE, "rev1", 1_800_000_000)
+    assert due == job_key(JobName.REVIEW_CLOSE, "rev1", 1_800_000_000)
+    assert due != job_key(JobName.REVIEW_CLOSE, "rev1", 1_800_259_200)
+    assert due != job_key(JobName.REVIEW_CLOSE, "rev1")  # the sweep's, queued at once

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import io
 import json
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from approvals.exchange_adapters import ExchangeMembershipWriter
 from approvals.models import RequestKind
 from approvals.ports import JobName, JobQueue
 from approvals.redis_store import RedisRequestStore
+from approvals.redraws import RedisRedrawLedger
 from approvals.review_exchange import ExchangeReviewFacts
 from approvals.review_service import ReviewPolicy, ReviewService
 from approvals.review_store import RedisReviewStore
@@ -34,7 +36,7 @@ from approvals.reviews import Choice, Review
 from approvals.service import ApprovalService
 from approvals.testing import InMemoryNotifier, StaticApprovers
 from bot.admin_command import export_audit
-from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue
+from bot.jobs import QUEUE_NAME, JobBody, SaqJobQueue, job_key
 from exchange.client import ExchangeClient
 from exchange.sandbox.server import SandboxServer
 from tests.approvals import demo
@@ -74,6 +76,7 @@ class Tenant:
             jobs=jobs,
             writer=ExchangeMembershipWriter(self.exchange),
             audit=RedisStreamAudit(self.client),
+            redraws=RedisRedrawLedger(self.client),
         )
         reviews = ReviewService(
             store=RedisReviewStore(self.client),
@@ -434,5 +437,76 @@ async def test_a_partly_decided_review_closes_once_with_only_the_decided_removal
         assert len(tenant.cards.closed) == 1
         assert await tenant.events(AuditAction.REVIEW_CLOSED_UNANSWERED) == 1
         assert await tenant.events(AuditAction.REVIEW_COMPLETED) == 0
+    finally:
+        await tenant.client.aclose()
+
+
+def restarted_with(workers: list[ReviewService], close_days: int) -> None:
+    """The workers restarted with DLBOT_REVIEW_CLOSE_DAYS set to `close_days`."""
+    for worker in workers:
+        worker.policy = ReviewPolicy(every_days=90, close_after=timedelta(days=close_days))
+
+
+async def test_close_days_raised_after_the_close_was_queued_close_it_at_the_new_time(
+    redis_url: str,
+    sandbox: SandboxServer,  # noqa: F811 - the fixture imported above
+    client: ExchangeClient,  # noqa: F811
+) -> None:
+    tenant = a_tenant(redis_url, sandbox, client)
+    try:
+        with time_machine.travel(START, tick=True) as traveller:
+            async with two_workers(tenant) as workers:  # closing 7 days after escalation
+                review = await review_of_alex_and_grady(tenant, traveller, workers)
+                await settled_on(redis_url)
+            async with two_workers(tenant) as workers:
+                restarted_with(workers, 10)
+                traveller.shift(timedelta(days=14, minutes=1))  # the old close time
+                await until(carded(tenant, 3))  # reminded, escalated to Adele
+                await settled_on(redis_url)
+                waiting = await RedisReviewStore(tenant.client).get(review.id)
+                assert waiting is not None and waiting.is_open
+                due = math.ceil((review.started_at + timedelta(days=17)).timestamp())
+                bot = Queue.from_url(redis_url, name=QUEUE_NAME)
+                try:  # the old close job queued the close again, for its new time
+                    assert await bot.job(job_key(JobName.REVIEW_CLOSE, review.id, due))
+                finally:
+                    await bot.disconnect()
+                traveller.shift(timedelta(days=3))
+                await until(closed(tenant, review.id))
+                await settled_on(redis_url)
+
+        final = await RedisReviewStore(tenant.client).get(review.id)
+        assert final is not None and final.completed_at is not None
+        assert final.completed_at - final.started_at >= timedelta(days=17)
+        assert len(tenant.cards.closed) == 1
+        assert await tenant.events(AuditAction.REVIEW_CLOSED_UNANSWERED) == 1
+    finally:
+        await tenant.client.aclose()
+
+
+async def test_close_days_lowered_after_the_close_was_queued_close_it_when_the_sweep_finds_it(
+    redis_url: str,
+    sandbox: SandboxServer,  # noqa: F811 - the fixture imported above
+    client: ExchangeClient,  # noqa: F811
+) -> None:
+    tenant = a_tenant(redis_url, sandbox, client)
+    try:
+        with time_machine.travel(START, tick=True) as traveller:
+            async with two_workers(tenant) as workers:  # closing 7 days after escalation
+                review = await review_of_alex_and_grady(tenant, traveller, workers)
+                await settled_on(redis_url)
+            async with two_workers(tenant) as workers:
+                restarted_with(workers, 2)
+                traveller.shift(timedelta(days=9, minutes=5))  # due 9 days after the start
+                await until(carded(tenant, 3))
+                await settled_on(redis_url)
+                # The close job queued for day 14 still waits; the sweep's is a job of its own.
+                assert await workers[0].resume_stalled() == 1
+                await until(closed(tenant, review.id))
+                traveller.shift(timedelta(days=5))  # the old close job fires, and finds it closed
+                await settled_on(redis_url)
+
+        assert len(tenant.cards.closed) == 1
+        assert await tenant.events(AuditAction.REVIEW_CLOSED_UNANSWERED) == 1
     finally:
         await tenant.client.aclose()

@@ -339,8 +339,18 @@ class ReviewService:
         review = await self.get(review_id)
         if not review.is_open:
             return
-        current = await self._approvers.current_approvers(review.group)
-        fallback = tuple(a.model_copy(update={"via": FALLBACK_VIA}) for a in current.fallback)
+        try:
+            current = await self._approvers.current_approvers(review.group)
+        except ObjectNotFound:
+            # Deleted meanwhile: nobody is left to ask, and the step is done rather than failed
+            # every minute; the close tells everyone the review asked.
+            log.warning("review %s: the list %s no longer exists", review.id, review.group.address)
+            current = None
+        fallback = (
+            tuple(a.model_copy(update={"via": FALLBACK_VIA}) for a in current.fallback)
+            if current is not None
+            else ()
+        )
         before = {r.object_id for r in review.reviewers}
         try:
             review = await self._change(
@@ -355,7 +365,11 @@ class ReviewService:
             AuditAction.REVIEW_ESCALATED,
             review,
             result="" if added else "skipped",
-            detail=f"asking {_named(added)}" if added else "no fallback approver to add",
+            detail=f"asking {_named(added)}"
+            if added
+            else "no fallback approver to add"
+            if current is not None
+            else "the list no longer exists",
         )
 
     async def close(self, review_id: str) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from approvals import reviews
-from approvals.models import Approver, CardRef, RequestKind, RequestStatus
+from approvals.models import FALLBACK_VIA, Approver, CardRef, RequestKind, RequestStatus
 from approvals.ports import JobName
 from approvals.review_service import ReviewPolicy
 from approvals.reviews import Choice, NotAReviewer, Review, ReviewClosed, ReviewStatus
@@ -634,3 +634,20 @@ async def test_a_closed_review_stays_unfinished_until_its_close_is_announced_onc
     assert not announced.unfinished and announced.closed_unanswered
     with pytest.raises(ReviewClosed):
         reviews.close_announced(announced)
+
+
+async def test_a_review_of_a_list_deleted_before_its_escalation_escalates_once_to_nobody() -> None:
+    world = ReviewWorld()
+    approvers = world.lists_can_be_deleted()
+    await world.added(demo.ALEX)
+    review_id = await started(world)
+    approvers.deleted.add(FINANCE.object_id)
+
+    await world.after(days=7, minutes=1)
+
+    escalated = await world.reviews.get(review_id)
+    assert escalated.escalated_at is not None
+    assert [r.object_id for r in escalated.reviewers if r.via == FALLBACK_VIA] == []
+    [event] = [e for e in world.audit.events if e.event == "review_escalated"]
+    assert event.detail == "the list no longer exists"
+    assert [f.job.job for f in world.jobs.failures] == []

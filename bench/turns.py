@@ -547,35 +547,19 @@ def summary(results: Results) -> dict[str, Any]:
 
     ratios["dlbot_tps_vs_echo_stock"] = ratio("dlbot-fixed", "echo-stock", "tps")
     ratios["dlbot_cpu_vs_echo_floor"] = ratio("dlbot-fixed", "echo-floor", "cpu")
-    ratios["echo_floor_tps_vs_echo_stock"] = ratio("echo-floor", "echo-stock", "tps")
-    ratios["echo_floor_cpu_vs_echo_stock"] = ratio("echo-floor", "echo-stock", "cpu")
-    ratios["dlbot_fixed_tps_vs_dlbot_stock"] = ratio("dlbot-fixed", "dlbot-stock", "tps")
-    ratios["dlbot_fixed_cpu_vs_dlbot_stock"] = ratio("dlbot-fixed", "dlbot-stock", "cpu")
-    ratios["dlbot_fixed_cpu_vs_dlbot_round_three"] = ratio(
-        "dlbot-fixed", "dlbot-round-three", "cpu"
-    )
-    ratios["dlbot_fixed_tps_vs_dlbot_round_three"] = ratio(
-        "dlbot-fixed", "dlbot-round-three", "tps"
-    )
-    ratios["dlbot_round_three_cpu_vs_dlbot_round_two"] = ratio(
-        "dlbot-round-three", "dlbot-round-two", "cpu"
-    )
-    ratios["dlbot_round_three_tps_vs_dlbot_round_two"] = ratio(
-        "dlbot-round-three", "dlbot-round-two", "tps"
-    )
-    ratios["dlbot_round_two_cpu_vs_dlbot_fingerprint"] = ratio(
-        "dlbot-round-two", "dlbot-fingerprint", "cpu"
-    )
-    ratios["dlbot_round_two_tps_vs_dlbot_fingerprint"] = ratio(
-        "dlbot-round-two", "dlbot-fingerprint", "tps"
-    )
-    ratios["dlbot_fingerprint_cpu_vs_dlbot_pooled"] = ratio(
-        "dlbot-fingerprint", "dlbot-pooled", "cpu"
-    )
-    ratios["dlbot_pooled_cpu_vs_dlbot_safe_codes"] = ratio(
-        "dlbot-pooled", "dlbot-safe-codes", "cpu"
-    )
-    ratios["dlbot_safe_codes_cpu_vs_dlbot_stock"] = ratio("dlbot-safe-codes", "dlbot-stock", "cpu")
+    # Each change against the state before it, named "<a>_<measure>_vs_<b>" (report.py reads them).
+    for a, b, measures in (
+        ("echo-floor", "echo-stock", ("tps", "cpu")),
+        ("dlbot-fixed", "dlbot-stock", ("tps", "cpu")),
+        ("dlbot-fixed", "dlbot-round-three", ("cpu", "tps")),
+        ("dlbot-round-three", "dlbot-round-two", ("cpu", "tps")),
+        ("dlbot-round-two", "dlbot-fingerprint", ("cpu", "tps")),
+        ("dlbot-fingerprint", "dlbot-pooled", ("cpu",)),
+        ("dlbot-pooled", "dlbot-safe-codes", ("cpu",)),
+        ("dlbot-safe-codes", "dlbot-stock", ("cpu",)),
+    ):
+        for measure in measures:
+            ratios[f"{a}_{measure}_vs_{b}".replace("-", "_")] = ratio(a, b, measure)
     return {
         "facts": results.facts,
         "compare": {t: target_row(v) for t, v in c.items()},

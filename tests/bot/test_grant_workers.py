@@ -204,6 +204,17 @@ async def two_workers(tenant: Tenant) -> AsyncIterator[Queue]:
         yield queues[0]
 
 
+@contextlib.asynccontextmanager
+async def joined_for_30_days(tenant: Tenant) -> AsyncIterator[tuple[Any, Queue]]:
+    """The clock at START and running, two workers, and Alex a member for 30 days (told so);
+    yields the clock's traveller and a queue."""
+    with time_machine.travel(START, tick=True) as traveller:
+        async with two_workers(tenant) as queue:
+            await tenant.join_for(30)
+            await until(lambda: _true(tenant.notices.what() == ["granted"]))
+            yield traveller, queue
+
+
 async def test_prompts_renewal_and_one_removal_at_the_new_end_with_two_workers_and_a_restart(
     redis_url: str,
     sandbox: SandboxServer,  # noqa: F811 - the fixture imported above
@@ -325,64 +336,59 @@ async def test_an_admin_cancelling_the_removal_keeps_the_member_for_good_and_not
     tenant = a_tenant(redis_url, store, client, sandbox)
     told = tenant.notices.what
     try:
-        with time_machine.travel(START, tick=True) as traveller:
-            async with two_workers(tenant) as queue:
-                await tenant.join_for(30)
-                await until(lambda: _true(told() == ["granted"]))
-                # Exchange is down when the time runs out: the removal waits for a retry.
-                sandbox.inject(Fault("unavailable", cmdlet=REMOVE))
-                traveller.shift(timedelta(days=30, minutes=1))
+        async with joined_for_30_days(tenant) as (traveller, queue):
+            # Exchange is down when the time runs out: the removal waits for a retry.
+            sandbox.inject(Fault("unavailable", cmdlet=REMOVE))
+            traveller.shift(timedelta(days=30, minutes=1))
 
-                async def removal_tried() -> bool:
-                    current = await tenant.grant()
-                    return (
-                        current is not None
-                        and current.end_request_id != ""
-                        and tenant.removals() > 0
-                    )
-
-                await until(removal_tried)
-                ending = await tenant.grant()
-                assert ending is not None and ending.status is GrantStatus.ENDING
-
-                # The admin runs `dlbot requests cancel <id>`: a process with no grant service.
-                bot = Queue.from_url(redis_url, name=QUEUE_NAME)
-                try:
-                    code = await cancel_request(
-                        tenant.admin(bot), ending.end_request_id, "needed for the audit"
-                    )
-                finally:
-                    await bot.disconnect()
-                assert code == EXIT_OK
-                await settled(queue)  # an attempt in flight ends on the fault
-                sandbox.clear_faults()
-
-                async def kept() -> bool:
-                    current = await tenant.grant()
-                    return current is not None and current.status is GrantStatus.KEPT
-
-                await as_time_runs(traveller, kept, timedelta(minutes=1))
-                await settled(queue)
-                assert tenant.is_member() and tenant.removed() == 0
-                # (The prompts, due in the same jump of time, may or may not beat the end.)
-                assert told()[0] == "granted" and told()[-1] == "kept"
-                assert told().count("kept") == 1
-                events = await RedisStreamAudit(store).read()
-                (event,) = [e for e in events if e.event == AuditAction.MEMBERSHIP_KEPT.value]
-                assert event.request_id == ending.id and event.actor_id == ADMIN_CANCEL_ACTOR
-                assert "needed for the audit" in event.detail
-
-                # A week of sweeps and timers later, the member is still on the list.
-                sweeps = tenant.sweeps
-                traveller.shift(timedelta(days=7))
-                await as_time_runs(
-                    traveller, lambda: _true(tenant.sweeps >= sweeps + 2), timedelta(minutes=1)
+            async def removal_tried() -> bool:
+                current = await tenant.grant()
+                return (
+                    current is not None and current.end_request_id != "" and tenant.removals() > 0
                 )
-                await settled(queue)
-                assert tenant.is_member() and tenant.removed() == 0
-                assert told().count("kept") == 1
-                assert await tenant.events(AuditAction.MEMBERSHIP_KEPT) == 1
-                assert await tenant.events(AuditAction.MEMBERSHIP_ENDED) == 0
+
+            await until(removal_tried)
+            ending = await tenant.grant()
+            assert ending is not None and ending.status is GrantStatus.ENDING
+
+            # The admin runs `dlbot requests cancel <id>`: a process with no grant service.
+            bot = Queue.from_url(redis_url, name=QUEUE_NAME)
+            try:
+                code = await cancel_request(
+                    tenant.admin(bot), ending.end_request_id, "needed for the audit"
+                )
+            finally:
+                await bot.disconnect()
+            assert code == EXIT_OK
+            await settled(queue)  # an attempt in flight ends on the fault
+            sandbox.clear_faults()
+
+            async def kept() -> bool:
+                current = await tenant.grant()
+                return current is not None and current.status is GrantStatus.KEPT
+
+            await as_time_runs(traveller, kept, timedelta(minutes=1))
+            await settled(queue)
+            assert tenant.is_member() and tenant.removed() == 0
+            # (The prompts, due in the same jump of time, may or may not beat the end.)
+            assert told()[0] == "granted" and told()[-1] == "kept"
+            assert told().count("kept") == 1
+            events = await RedisStreamAudit(store).read()
+            (event,) = [e for e in events if e.event == AuditAction.MEMBERSHIP_KEPT.value]
+            assert event.request_id == ending.id and event.actor_id == ADMIN_CANCEL_ACTOR
+            assert "needed for the audit" in event.detail
+
+            # A week of sweeps and timers later, the member is still on the list.
+            sweeps = tenant.sweeps
+            traveller.shift(timedelta(days=7))
+            await as_time_runs(
+                traveller, lambda: _true(tenant.sweeps >= sweeps + 2), timedelta(minutes=1)
+            )
+            await settled(queue)
+            assert tenant.is_member() and tenant.removed() == 0
+            assert told().count("kept") == 1
+            assert await tenant.events(AuditAction.MEMBERSHIP_KEPT) == 1
+            assert await tenant.events(AuditAction.MEMBERSHIP_ENDED) == 0
     finally:
         await store.aclose()
 
@@ -397,24 +403,21 @@ async def test_a_prompt_the_connector_failed_three_times_is_retried_and_delivere
     tenant.notices.failing[7] = 3
     tries = tenant.notices.tries
     try:
-        with time_machine.travel(START, tick=True) as traveller:
-            async with two_workers(tenant) as queue:
-                await tenant.join_for(30)
-                await until(lambda: _true(tenant.notices.what() == ["granted"]))
-                traveller.shift(timedelta(days=23))
-                # Each retry waits its backoff (at most 30 minutes): time is moved past it.
-                await as_time_runs(
-                    traveller,
-                    lambda: _true("prompt 7" in tenant.notices.what()),
-                    timedelta(minutes=31),
-                )
-                await settled(queue)
-                traveller.shift(timedelta(hours=6))  # any retry still due would run now
-                await settled(queue)
-                assert tries.count(7) == 4
-                assert tenant.notices.what() == ["granted", "prompt 7"]
-                assert await tenant.events(AuditAction.RENEWAL_PROMPTED) == 1
-                assert await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 0
+        async with joined_for_30_days(tenant) as (traveller, queue):
+            traveller.shift(timedelta(days=23))
+            # Each retry waits its backoff (at most 30 minutes): time is moved past it.
+            await as_time_runs(
+                traveller,
+                lambda: _true("prompt 7" in tenant.notices.what()),
+                timedelta(minutes=31),
+            )
+            await settled(queue)
+            traveller.shift(timedelta(hours=6))  # any retry still due would run now
+            await settled(queue)
+            assert tries.count(7) == 4
+            assert tenant.notices.what() == ["granted", "prompt 7"]
+            assert await tenant.events(AuditAction.RENEWAL_PROMPTED) == 1
+            assert await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 0
     finally:
         await store.aclose()
 
@@ -431,33 +434,30 @@ async def test_a_prompt_failing_every_retry_is_audited_and_logged_and_the_last_d
     tries = tenant.notices.tries
     caplog.set_level(logging.WARNING, logger="approvals.grant_service")
     try:
-        with time_machine.travel(START, tick=True) as traveller:
-            async with two_workers(tenant) as queue:
-                await tenant.join_for(30)
-                await until(lambda: _true(tenant.notices.what() == ["granted"]))
-                traveller.shift(timedelta(days=23))
+        async with joined_for_30_days(tenant) as (traveller, queue):
+            traveller.shift(timedelta(days=23))
 
-                async def given_up() -> bool:
-                    return await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 1
+            async def given_up() -> bool:
+                return await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 1
 
-                await as_time_runs(traveller, given_up, timedelta(minutes=31))
-                await settled(queue)
-                traveller.shift(timedelta(hours=6))  # saq's spare run would be due by now
-                await settled(queue)
-                assert tries.count(7) == PROMPT_ATTEMPTS
-                events = await RedisStreamAudit(store).read()
-                (event,) = [
-                    e for e in events if e.event == AuditAction.RENEWAL_PROMPT_UNDELIVERED.value
-                ]
-                assert event.result == "failed" and "Bot Connector unreachable" in event.detail
-                warned = [r for r in caplog.records if "given up" in r.getMessage()]
-                assert [r.levelno for r in warned] == [logging.WARNING]
+            await as_time_runs(traveller, given_up, timedelta(minutes=31))
+            await settled(queue)
+            traveller.shift(timedelta(hours=6))  # saq's spare run would be due by now
+            await settled(queue)
+            assert tries.count(7) == PROMPT_ATTEMPTS
+            events = await RedisStreamAudit(store).read()
+            (event,) = [
+                e for e in events if e.event == AuditAction.RENEWAL_PROMPT_UNDELIVERED.value
+            ]
+            assert event.result == "failed" and "Bot Connector unreachable" in event.detail
+            warned = [r for r in caplog.records if "given up" in r.getMessage()]
+            assert [r.levelno for r in warned] == [logging.WARNING]
 
-                traveller.shift(timedelta(days=6))
-                await until(lambda: _true(tenant.notices.what() == ["granted", "prompt 1"]))
-                await settled(queue)
-                assert tries.count(7) == PROMPT_ATTEMPTS
-                assert await tenant.events(AuditAction.RENEWAL_PROMPTED) == 1
+            traveller.shift(timedelta(days=6))
+            await until(lambda: _true(tenant.notices.what() == ["granted", "prompt 1"]))
+            await settled(queue)
+            assert tries.count(7) == PROMPT_ATTEMPTS
+            assert await tenant.events(AuditAction.RENEWAL_PROMPTED) == 1
     finally:
         await store.aclose()
 
@@ -478,25 +478,22 @@ async def test_a_prompt_queued_with_the_old_shorter_retry_plan_is_given_up_on_it
     tries = tenant.notices.tries
     caplog.set_level(logging.WARNING, logger="approvals.grant_service")
     try:
-        with time_machine.travel(START, tick=True) as traveller:
-            async with two_workers(tenant) as queue:
-                await tenant.join_for(30)
-                await until(lambda: _true(tenant.notices.what() == ["granted"]))
-                traveller.shift(timedelta(days=23))
+        async with joined_for_30_days(tenant) as (traveller, queue):
+            traveller.shift(timedelta(days=23))
 
-                async def given_up() -> bool:
-                    return await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 1
+            async def given_up() -> bool:
+                return await tenant.events(AuditAction.RENEWAL_PROMPT_UNDELIVERED) == 1
 
-                await as_time_runs(traveller, given_up, timedelta(minutes=3))
-                await settled(queue)
-                assert tries.count(7) == old.retries
-                events = await RedisStreamAudit(store).read()
-                (event,) = [
-                    e for e in events if e.event == AuditAction.RENEWAL_PROMPT_UNDELIVERED.value
-                ]
-                assert event.result == "failed" and f"{old.retries} attempt(s)" in event.detail
-                warned = [r for r in caplog.records if "given up" in r.getMessage()]
-                assert [r.levelno for r in warned] == [logging.WARNING]
+            await as_time_runs(traveller, given_up, timedelta(minutes=3))
+            await settled(queue)
+            assert tries.count(7) == old.retries
+            events = await RedisStreamAudit(store).read()
+            (event,) = [
+                e for e in events if e.event == AuditAction.RENEWAL_PROMPT_UNDELIVERED.value
+            ]
+            assert event.result == "failed" and f"{old.retries} attempt(s)" in event.detail
+            warned = [r for r in caplog.records if "given up" in r.getMessage()]
+            assert [r.levelno for r in warned] == [logging.WARNING]
     finally:
         await store.aclose()
 
